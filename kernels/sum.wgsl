@@ -1,0 +1,57 @@
+// Sum along one axis; X is viewed as [outer, reduce, inner], Out as [outer, inner].
+// rows: inner == 1. One workgroup per output; 256 invocations stride over the row, then a
+//       tree in workgroup memory. (Subgroup reductions come with the WGSL kernel issue.)
+// cols: inner > 1. One invocation per output, walking down the reduced axis; neighbouring
+//       invocations read neighbouring addresses.
+
+struct Params {
+  outer: u32,
+  reduce: u32,
+  inner: u32,
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(2) var<uniform> P: Params;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = wid.x + wid.y * nwg.x;
+  if (o >= P.outer) {
+    return;
+  }
+  var s = 0.0;
+  for (var r = lid.x; r < P.reduce; r += 256u) {
+    s += X[o * P.reduce + r];
+  }
+  partial[lid.x] = s;
+  workgroupBarrier();
+  for (var w = 128u; w > 0u; w = w >> 1u) {
+    if (lid.x < w) {
+      partial[lid.x] += partial[lid.x + w];
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    Out[o] = partial[0];
+  }
+}
+
+@compute @workgroup_size(256)
+fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = gid.x + gid.y * nwg.x * 256u;
+  if (t >= P.outer * P.inner) {
+    return;
+  }
+  let o = t / P.inner;
+  let i = t % P.inner;
+  var s = 0.0;
+  for (var r = 0u; r < P.reduce; r++) {
+    s += X[(o * P.reduce + r) * P.inner + i];
+  }
+  Out[t] = s;
+}

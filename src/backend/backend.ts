@@ -1,0 +1,40 @@
+/**
+ * The backend seam. A backend knows buffers and kernels, never ops, shapes or autograd: ops
+ * (src/ops) turn a user's call into one kernel call with plain numeric params, and a backend
+ * runs it. Buffers are opaque handles owned by the backend that made them.
+ *
+ * Ordering guarantee: calls on one backend take effect in the order they are made. A `read`
+ * sees every `write` and `run` issued before it, even though it resolves later; a `free`
+ * issued after a `run` never disturbs that run.
+ */
+import type { BinaryOp, UnaryOp } from '../ops/elementwise-spec.js';
+
+export type DeviceKind = 'cpu' | 'gpu' | 'ref';
+
+/** Params of each kernel, in elements. Every backend implements every kernel in this table. */
+export interface KernelParams {
+  /** out[i] = op(a[ia], b[ib]) over a collapsed broadcast (see ops/broadcast.ts). */
+  binary: { op: BinaryOp; shape: number[]; aStrides: number[]; bStrides: number[] };
+  /** out[i] = op(x[i]) for i < size. */
+  unary: { op: UnaryOp; size: number };
+  /** x viewed as [outer, reduce, inner]; out[o, i] = sum over r of x[o, r, i]. reduce may be 0. */
+  sum: { outer: number; reduce: number; inner: number };
+  /** Row-major c[m, n] = a[m, k] @ b[k, n]. k may be 0 (c is zeros). */
+  matmul: { m: number; k: number; n: number };
+}
+export type KernelName = keyof KernelParams;
+
+export interface Backend<Buf = unknown> {
+  readonly kind: DeviceKind;
+  /** A buffer of at least `bytes` bytes; its contents are unspecified until written. */
+  alloc(bytes: number): Buf;
+  free(buf: Buf): void;
+  /** Copy host data into the start of `buf`. */
+  write(buf: Buf, data: Float32Array): void;
+  /** The first `count` f32 values of `buf`, as a fresh array the caller owns. */
+  read(buf: Buf, count: number): Promise<Float32Array>;
+  /** Run one kernel; `inputs` are read, `output` is written entirely. */
+  run<K extends KernelName>(kernel: K, inputs: Buf[], output: Buf, params: KernelParams[K]): void;
+  /** Release everything this backend holds. */
+  destroy(): void;
+}

@@ -1,0 +1,56 @@
+/**
+ * The reference backend: plain TypeScript, accumulating in f64, storing f32. It is the oracle
+ * every other backend is tested against, so it is written for obviousness, not speed.
+ */
+import { BINARY, UNARY } from '../ops/elementwise-spec.js';
+import type { Backend, KernelName, KernelParams } from './backend.js';
+
+type Kernels = { [K in KernelName]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
+
+const kernels = {
+  binary(inp, out, { op, shape, aStrides, bStrides }) {
+    const f = BINARY[op].ref;
+    const [a, b] = inp;
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let i = 0; i < out.length; i++) {
+      let ia = 0, ib = 0;
+      for (let d = 0; d < shape.length; d++) { ia += idx[d] * aStrides[d]; ib += idx[d] * bStrides[d]; }
+      out[i] = f(a[ia], b[ib]);
+      for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
+    }
+  },
+  unary([x], out, { op, size }) {
+    const f = UNARY[op].ref;
+    for (let i = 0; i < size; i++) out[i] = f(x[i]);
+  },
+  sum([x], out, { outer, reduce, inner }) {
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let s = 0;
+        for (let r = 0; r < reduce; r++) s += x[(o * reduce + r) * inner + i];
+        out[o * inner + i] = s;
+      }
+    }
+  },
+  matmul([a, b], c, { m, k, n }) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+        c[i * n + j] = s;
+      }
+    }
+  },
+} satisfies Kernels;
+
+export class ReferenceBackend implements Backend<Float32Array> {
+  readonly kind = 'ref' as const;
+  alloc(bytes: number): Float32Array { return new Float32Array(Math.ceil(bytes / 4)); }
+  free(_buf: Float32Array): void {}
+  write(buf: Float32Array, data: Float32Array): void { buf.set(data); }
+  async read(buf: Float32Array, count: number): Promise<Float32Array> { return buf.slice(0, count); }
+  run<K extends KernelName>(kernel: K, inputs: Float32Array[], output: Float32Array, params: KernelParams[K]): void {
+    (kernels[kernel] as Kernels[K])(inputs, output, params);
+  }
+  destroy(): void {}
+}

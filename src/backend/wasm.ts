@@ -1,0 +1,92 @@
+/**
+ * The `cpu` backend: AssemblyScript SIMD kernels in one Wasm instance. JS owns linear memory:
+ * buffers are offsets handed out by a FreeListHeap above the module's __heap_base, and memory
+ * grows by whole pages when the heap runs out. Kernels run synchronously on the calling thread
+ * (the worker pool comes with the CPU kernel issue), so the seam's ordering holds trivially.
+ */
+import { FreeListHeap } from '../alloc/heap.js';
+import type { Backend, KernelName, KernelParams } from './backend.js';
+
+const PAGE = 65536;
+
+export interface WasmBuf { ptr: number; bytes: number }
+
+interface Exports {
+  heapBase(): number;
+  [kernel: string]: (...args: number[]) => unknown;
+}
+
+export interface WasmOptions {
+  /** Use the f32x4 kernels (default) or their scalar twins. */
+  simd?: boolean;
+}
+
+export class WasmBackend implements Backend<WasmBuf> {
+  readonly kind = 'cpu' as const;
+  readonly simd: boolean;
+  private readonly memory: WebAssembly.Memory;
+  private readonly x: Exports;
+  private readonly heap: FreeListHeap;
+  /** Scratch block for kernel descriptors (broadcast dims); 3 * MAX_RANK i32 fit easily. */
+  private readonly scratch: number;
+  private f32View = new Float32Array(0);
+  private i32View = new Int32Array(0);
+
+  constructor(module: WebAssembly.Module, opts: WasmOptions = {}) {
+    this.simd = opts.simd ?? true;
+    this.memory = new WebAssembly.Memory({ initial: 16 });
+    const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
+    this.x = instance.exports as unknown as Exports;
+    this.heap = new FreeListHeap(this.x.heapBase(), this.memory.buffer.byteLength, (missing) => {
+      this.memory.grow(Math.ceil(missing / PAGE));
+      return this.memory.buffer.byteLength;
+    });
+    this.scratch = this.heap.alloc(256);
+  }
+
+  get bytesInUse(): number { return this.heap.bytesInUse; }
+  get liveBuffers(): number { return this.heap.liveBlocks - 1; }
+
+  alloc(bytes: number): WasmBuf {
+    return { ptr: this.heap.alloc(bytes), bytes };
+  }
+  free(buf: WasmBuf): void {
+    this.heap.free_(buf.ptr);
+  }
+  write(buf: WasmBuf, data: Float32Array): void {
+    this.f32().set(data, buf.ptr >>> 2);
+  }
+  async read(buf: WasmBuf, count: number): Promise<Float32Array> {
+    return this.f32().slice(buf.ptr >>> 2, (buf.ptr >>> 2) + count);
+  }
+  run<K extends KernelName>(kernel: K, inputs: WasmBuf[], output: WasmBuf, params: KernelParams[K]): void {
+    (this.kernels[kernel] as (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void)(inputs, output, params);
+  }
+  destroy(): void {}
+
+  /** Export name of a kernel: the f32x4 one, or its scalar twin. */
+  private fn(name: string): (...args: number[]) => unknown {
+    return this.x[this.simd ? name : `${name}__scalar`];
+  }
+
+  private readonly kernels: { [K in KernelName]: (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void } = {
+    binary: ([a, b], o, { op, shape, aStrides, bStrides }) => {
+      const rank = shape.length;
+      this.i32().set([...shape, ...aStrides, ...bStrides], this.scratch >>> 2);
+      this.fn(`f32_${op}`)(a.ptr, b.ptr, o.ptr, this.scratch, rank);
+    },
+    unary: ([x], o, { op, size }) => { this.fn(`f32_${op}`)(x.ptr, o.ptr, size); },
+    sum: ([x], o, { outer, reduce, inner }) => { this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner); },
+    matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
+  };
+
+  /** Views are re-made after memory.grow detaches the old buffer. */
+  private f32(): Float32Array {
+    if (this.f32View.buffer !== this.memory.buffer) this.f32View = new Float32Array(this.memory.buffer);
+    return this.f32View;
+  }
+  private i32(): Int32Array {
+    if (this.i32View.buffer !== this.memory.buffer) this.i32View = new Int32Array(this.memory.buffer);
+    return this.i32View;
+  }
+}

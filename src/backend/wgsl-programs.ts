@@ -1,0 +1,55 @@
+/**
+ * GPU kernels as pure functions: a kernel's params in, a program out (the WGSL source, entry
+ * point, grid and uniform words). The pipeline cache keys on `key`, a descriptor derived from
+ * everything that changes the code, never on shapes, so one pipeline serves every shape.
+ */
+import { WGSL } from '../gen/wgsl.js';
+import { BINARY, UNARY } from '../ops/elementwise-spec.js';
+import type { KernelName, KernelParams } from './backend.js';
+
+export interface Program {
+  /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
+  key: Record<string, string | number>;
+  code: string;
+  entry: string;
+  grid: [number, number, number];
+  uniforms: Uint32Array;
+}
+
+export interface GridLimits { maxWorkgroupsPerDim: number }
+
+/** Spread `groups` workgroups over x, then y, within the per-dimension limit. */
+export function grid1d(groups: number, lim: GridLimits): [number, number, number] {
+  if (groups <= lim.maxWorkgroupsPerDim) return [groups, 1, 1];
+  const y = Math.ceil(groups / lim.maxWorkgroupsPerDim);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+const WG = 256;
+const splice = (tmpl: string, expr: string) => tmpl.replaceAll('{{EXPR}}', expr);
+
+type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Program };
+
+export const PROGRAMS = {
+  binary({ op, shape, aStrides, bStrides }, lim) {
+    const total = shape.reduce((x, y) => x * y, 1);
+    const u = new Uint32Array(4 + 3 * 8);
+    u[0] = shape.length;
+    u[1] = total;
+    u.set(shape, 4);
+    u.set(aStrides, 12);
+    u.set(bStrides, 20);
+    return { key: { kernel: 'binary', op }, code: splice(WGSL.binary, BINARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
+  },
+  unary({ op, size }, lim) {
+    return { key: { kernel: 'unary', op }, code: splice(WGSL.unary, UNARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(size / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
+  },
+  sum({ outer, reduce, inner }, lim) {
+    const uniforms = new Uint32Array([outer, reduce, inner, 0]);
+    if (inner === 1) return { key: { kernel: 'sum', entry: 'rows' }, code: WGSL.sum, entry: 'rows', grid: grid1d(outer, lim), uniforms };
+    return { key: { kernel: 'sum', entry: 'cols' }, code: WGSL.sum, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
+  },
+  matmul({ m, k, n }) {
+    return { key: { kernel: 'matmul', variant: 'tiled16' }, code: WGSL.matmul_tiled, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), 1], uniforms: new Uint32Array([m, k, n, 0]) };
+  },
+} satisfies Programs;

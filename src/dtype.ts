@@ -1,0 +1,62 @@
+/**
+ * Dtypes and shapes: validation and the few shape computations every op shares.
+ * A shape is a frozen array of non-negative safe integers; rank is capped at MAX_RANK because
+ * the GPU kernels carry shapes in fixed-size uniform arrays.
+ */
+import { DTypeError, ShapeError } from './errors.js';
+
+/** Dtypes this build supports. f16 and i32 arrive with the kernel issues. */
+export const DTYPES = ['f32'] as const;
+export type DType = (typeof DTYPES)[number];
+
+export const MAX_RANK = 8;
+export type Shape = readonly number[];
+
+export function checkDType(dtype: unknown, op: string): DType {
+  if (dtype === undefined) return 'f32';
+  if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
+  throw new DTypeError(`${op}: unknown dtype ${JSON.stringify(dtype)}; supported: ${DTYPES.join(', ')}`);
+}
+
+export function checkShape(shape: unknown, op: string): Shape {
+  if (!Array.isArray(shape)) throw new ShapeError(`${op}: shape must be an array of integers, got ${describe(shape)}`);
+  if (shape.length > MAX_RANK) throw new ShapeError(`${op}: rank ${shape.length} exceeds the maximum of ${MAX_RANK}`);
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new ShapeError(`${op}: shape [${shape.map(String).join(', ')}] has an invalid dimension ${describe(d)}; dimensions are non-negative integers`);
+    }
+  }
+  return Object.freeze(shape.slice());
+}
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides in elements. */
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]; }
+  return s;
+}
+
+/** Normalise a possibly negative axis against a rank, throwing on out-of-range. */
+export function normAxis(axis: number, rank: number, op: string): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw new ShapeError(`${op}: axis ${axis} is out of range for rank ${rank}`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+export function fmtShape(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  return v === null ? 'null' : typeof v;
+}

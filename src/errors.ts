@@ -1,0 +1,29 @@
+/**
+ * Typed errors. Every error Tandem throws on purpose is a TandemError subclass whose message
+ * names the op and the offending value, so callers can `instanceof` on the kind and a person
+ * can read what went wrong without a stack trace.
+ */
+export class TandemError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A shape that is malformed, or shapes that do not fit together for an op. */
+export class ShapeError extends TandemError {}
+
+/** An unknown dtype, or one this op does not support. */
+export class DTypeError extends TandemError {}
+
+/** A tensor used after `dispose()`. */
+export class DisposedError extends TandemError {}
+
+/** A device that is unknown, absent, lost, or mixed with another without `.to()`. */
+export class DeviceError extends TandemError {}
+
+/** WebGPU reported a validation or internal error for work Tandem submitted. */
+export class GPUKernelError extends TandemError {}
+
+/** `init()` has not finished yet, so no backend exists. */
+export class NotInitializedError extends TandemError {}

@@ -1,0 +1,26 @@
+/**
+ * Tandem's public API. `await T.init()` first; then create tensors on 'cpu' (Wasm SIMD) or
+ * 'gpu' (WebGPU) and run ops on them. 'ref' is the plain-TypeScript reference backend that
+ * tests use as their oracle.
+ */
+import { type SumAttrs } from './ops/ops.js';
+import { Tensor, apply } from './tensor.js';
+
+export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime.js';
+export { Tensor, tensor, zeros, ones, randn, type CreateOptions } from './tensor.js';
+export { DTYPES, MAX_RANK, type DType, type Shape } from './dtype.js';
+export type { DeviceKind as Device } from './backend/backend.js';
+export type { GPUInfo } from './backend/acquire.js';
+export * from './errors.js';
+
+/** Elementwise a + b with NumPy broadcasting. */
+export const add = (a: Tensor, b: Tensor): Tensor => apply('add', [a, b]);
+/** Elementwise a * b with NumPy broadcasting. */
+export const mul = (a: Tensor, b: Tensor): Tensor => apply('mul', [a, b]);
+/** max(x, 0), keeping NaN. */
+export const relu = (x: Tensor): Tensor => apply('relu', [x]);
+/** Sum of all elements (axis omitted) or along one axis; negative axes count from the end. */
+export const sum = (x: Tensor, axis?: number, opts: { keepDims?: boolean } = {}): Tensor =>
+  apply('sum', [x], { axis, keepDims: opts.keepDims } satisfies SumAttrs);
+/** 2-D matrix product a[m, k] @ b[k, n]. */
+export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b]);

@@ -1,0 +1,153 @@
+/**
+ * Tensors and the op dispatcher. A Tensor owns one backend buffer on one device; `dispose()`
+ * returns it (twice is a no-op, use after it throws DisposedError naming the op). Ops check
+ * their inputs, ask the op table for a plan, allocate the output and run one kernel on the
+ * inputs' device. Devices never mix implicitly: move data with `await t.to(device)`.
+ */
+import type { Backend, DeviceKind } from './backend/backend.js';
+import { DeviceError, DisposedError, ShapeError, TandemError } from './errors.js';
+import { type DType, type Shape, checkDType, checkShape, fmtShape, numel } from './dtype.js';
+import { OPS, type OpName } from './ops/ops.js';
+import { Rng } from './random.js';
+import { backendFor } from './runtime.js';
+
+const DEVICES: readonly DeviceKind[] = ['cpu', 'gpu', 'ref'];
+const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
+
+export class Tensor {
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly device: DeviceKind;
+  readonly size: number;
+  #backend: Backend;
+  #buf: unknown;
+
+  /** @internal Use T.tensor, T.zeros, ... or an op. */
+  constructor(shape: Shape, dtype: DType, device: DeviceKind, backend: Backend, buf: unknown) {
+    this.shape = shape;
+    this.dtype = dtype;
+    this.device = device;
+    this.size = numel(shape);
+    this.#backend = backend;
+    this.#buf = buf;
+  }
+
+  get rank(): number { return this.shape.length; }
+  get disposed(): boolean { return this.#buf === null; }
+
+  /** The values, row-major, as a fresh Float32Array. Waits for pending work on the device. */
+  async data(): Promise<Float32Array> {
+    return this.#backend.read(this.handle('data'), this.size);
+  }
+
+  /** A copy of this tensor on `device` (this tensor is left as it is). */
+  async to(device: DeviceKind): Promise<Tensor> {
+    checkDevice(device, 'to');
+    const values = await this.data();
+    return fromValues(values, this.shape, this.dtype, device, 'to');
+  }
+
+  dispose(): void {
+    if (this.#buf === null) return;
+    this.#backend.free(this.#buf);
+    this.#buf = null;
+  }
+
+  [disposeSymbol](): void { this.dispose(); }
+
+  toString(): string {
+    return `Tensor(${fmtShape(this.shape)}, ${this.dtype}, ${this.device}${this.disposed ? ', disposed' : ''})`;
+  }
+
+  /** @internal The backend buffer, or DisposedError naming the op that wanted it. */
+  handle(op: string): unknown {
+    if (this.#buf === null) throw new DisposedError(`${op}: ${this.toString()} was used after dispose()`);
+    return this.#buf;
+  }
+
+  /** @internal */
+  get backend(): Backend { return this.#backend; }
+}
+
+export interface CreateOptions {
+  dtype?: DType;
+  device?: DeviceKind;
+}
+
+export function checkDevice(device: unknown, op: string): DeviceKind {
+  if (device === undefined) return 'cpu';
+  if (!DEVICES.includes(device as DeviceKind)) throw new DeviceError(`${op}: unknown device ${JSON.stringify(device)}; use 'cpu' or 'gpu'`);
+  return device as DeviceKind;
+}
+
+type Data = ArrayLike<number> & { length: number };
+
+/** A tensor from values (a typed array or number[]), row-major. Shape defaults to [length]. */
+export function tensor(data: Data, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
+  const isArrayLike = Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView));
+  if (!isArrayLike) throw new TandemError(`tensor: data must be a typed array or an array of numbers, got ${data === null ? 'null' : typeof data}`);
+  const s = checkShape(shape ?? [data.length], 'tensor');
+  if (numel(s) !== data.length) {
+    throw new ShapeError(`tensor: data has ${data.length} elements but shape ${fmtShape(s)} needs ${numel(s)}`);
+  }
+  if (Array.isArray(data)) {
+    const bad = data.findIndex((v) => typeof v !== 'number');
+    if (bad >= 0) throw new TandemError(`tensor: data[${bad}] is ${typeof data[bad]}, not a number`);
+  }
+  const values = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+  return fromValues(values, s, checkDType(opts.dtype, 'tensor'), checkDevice(opts.device, 'tensor'), 'tensor');
+}
+
+export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  return filled(shape, opts, 'zeros', (n) => new Float32Array(n));
+}
+
+export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  return filled(shape, opts, 'ones', (n) => new Float32Array(n).fill(1));
+}
+
+/** Standard normal values; a seed gives the same values on every device and runtime. */
+export function randn(shape: readonly number[], opts: CreateOptions & { seed?: number } = {}): Tensor {
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+  if (!Number.isFinite(seed)) throw new TandemError(`randn: seed must be a finite number, got ${seed}`);
+  return filled(shape, opts, 'randn', (n) => new Rng(seed).fillNormal(new Float32Array(n)));
+}
+
+function filled(shape: readonly number[], opts: CreateOptions, op: string, make: (n: number) => Float32Array): Tensor {
+  const s = checkShape(shape, op);
+  return fromValues(make(numel(s)), s, checkDType(opts.dtype, op), checkDevice(opts.device, op), op);
+}
+
+function fromValues(values: Float32Array, shape: Shape, dtype: DType, device: DeviceKind, op: string): Tensor {
+  const backend = backendFor(device, op);
+  const buf = backend.alloc(values.length * 4);
+  backend.write(buf, values);
+  return new Tensor(shape, dtype, device, backend, buf);
+}
+
+/** Run one op from the table on tensors that share a device. */
+export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  const row = OPS[op];
+  if (inputs.length !== row.arity) throw new TandemError(`${op}: expects ${row.arity} tensor(s), got ${inputs.length}`);
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new TandemError(`${op}: argument ${i} is not a Tensor (got ${t === null ? 'null' : typeof t})`);
+  });
+  const device = inputs[0].device;
+  for (const t of inputs) {
+    if (t.device !== device) {
+      throw new DeviceError(`${op}: inputs are on different devices (${inputs.map((x) => x.device).join(', ')}); move one with \`await t.to('${device}')\``);
+    }
+  }
+  const bufs = inputs.map((t) => t.handle(op));
+  const plan = (row.plan as (s: Shape[], a: unknown) => ReturnType<typeof row.plan>)(inputs.map((t) => t.shape), attrs ?? {});
+  const backend = inputs[0].backend;
+  const size = numel(plan.shape);
+  const out = backend.alloc(size * 4);
+  try {
+    if (size > 0) backend.run(plan.kernel, bufs, out, plan.params as never);
+  } catch (e) {
+    backend.free(out);
+    throw e;
+  }
+  return new Tensor(checkShape(plan.shape as number[], op), inputs[0].dtype, device, backend, out);
+}
