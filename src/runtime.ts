@@ -65,7 +65,7 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   return info();
 }
 
-async function wasmModule(given?: WebAssembly.Module): Promise<WebAssembly.Module> {
+export async function wasmModule(given?: WebAssembly.Module): Promise<WebAssembly.Module> {
   if (given !== undefined) {
     if (!(given instanceof WebAssembly.Module)) throw new TandemError('init: options.wasm must be a WebAssembly.Module');
     return given;
