@@ -25,5 +25,8 @@ export class DeviceError extends TandemError {}
 /** WebGPU reported a validation or internal error for work Tandem submitted. */
 export class GPUKernelError extends TandemError {}
 
+/** A device cannot hold an allocation of the requested size. */
+export class OutOfMemoryError extends TandemError {}
+
 /** `init()` has not finished yet, so no backend exists. */
 export class NotInitializedError extends TandemError {}

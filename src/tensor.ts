@@ -5,14 +5,13 @@
  * inputs' device. Devices never mix implicitly: move data with `await t.to(device)`.
  */
 import type { Backend, DeviceKind } from './backend/backend.js';
-import { DeviceError, DisposedError, ShapeError, TandemError } from './errors.js';
+import { DeviceError, DisposedError, OutOfMemoryError, ShapeError, TandemError } from './errors.js';
 import { type DType, type Shape, checkDType, checkShape, fmtShape, numel } from './dtype.js';
 import { OPS, type OpName } from './ops/ops.js';
 import { Rng } from './random.js';
 import { backendFor } from './runtime.js';
 
 const DEVICES: readonly DeviceKind[] = ['cpu', 'gpu', 'ref'];
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('Symbol.dispose');
 
 export class Tensor {
   readonly shape: Shape;
@@ -44,7 +43,7 @@ export class Tensor {
   async to(device: DeviceKind): Promise<Tensor> {
     checkDevice(device, 'to');
     const values = await this.data();
-    return fromValues(values, this.shape, this.dtype, device, 'to');
+    return create(this.shape, this.dtype, device, 'to', () => values);
   }
 
   dispose(): void {
@@ -53,7 +52,7 @@ export class Tensor {
     this.#buf = null;
   }
 
-  [disposeSymbol](): void { this.dispose(); }
+  [Symbol.dispose](): void { this.dispose(); }
 
   toString(): string {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}, ${this.device}${this.disposed ? ', disposed' : ''})`;
@@ -67,6 +66,11 @@ export class Tensor {
 
   /** @internal */
   get backend(): Backend { return this.#backend; }
+}
+
+// Engines older than Symbol.dispose: `using` helpers (TypeScript's, esbuild's) look up this key.
+if (typeof Symbol.dispose !== 'symbol') {
+  Object.defineProperty(Tensor.prototype, Symbol.for('Symbol.dispose'), { value: Tensor.prototype.dispose });
 }
 
 export interface CreateOptions {
@@ -94,8 +98,8 @@ export function tensor(data: Data, shape?: readonly number[], opts: CreateOption
     const bad = data.findIndex((v) => typeof v !== 'number');
     if (bad >= 0) throw new TandemError(`tensor: data[${bad}] is ${typeof data[bad]}, not a number`);
   }
-  const values = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
-  return fromValues(values, s, checkDType(opts.dtype, 'tensor'), checkDevice(opts.device, 'tensor'), 'tensor');
+  const values = () => (data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
+  return create(s, checkDType(opts.dtype, 'tensor'), checkDevice(opts.device, 'tensor'), 'tensor', values);
 }
 
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
@@ -115,13 +119,21 @@ export function randn(shape: readonly number[], opts: CreateOptions & { seed?: n
 
 function filled(shape: readonly number[], opts: CreateOptions, op: string, make: (n: number) => Float32Array): Tensor {
   const s = checkShape(shape, op);
-  return fromValues(make(numel(s)), s, checkDType(opts.dtype, op), checkDevice(opts.device, op), op);
+  return create(s, checkDType(opts.dtype, op), checkDevice(opts.device, op), op, () => make(numel(s)));
 }
 
-function fromValues(values: Float32Array, shape: Shape, dtype: DType, device: DeviceKind, op: string): Tensor {
+/** Allocate on the device first, so a size it cannot hold fails before any host memory is made. */
+function create(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => Float32Array): Tensor {
   const backend = backendFor(device, op);
-  const buf = backend.alloc(values.length * 4);
-  backend.write(buf, values);
+  const bytes = numel(shape) * 4;
+  const buf = backend.alloc(bytes);
+  try {
+    backend.write(buf, values());
+  } catch (e) {
+    backend.free(buf);
+    if (e instanceof RangeError) throw new OutOfMemoryError(`${op}: cannot make ${bytes} bytes of host data (${e.message})`);
+    throw e;
+  }
   return new Tensor(shape, dtype, device, backend, buf);
 }
 

@@ -68,4 +68,12 @@ test(`${RUNTIME}: errors: init options`, async () => {
   }
 });
 
+test(`${RUNTIME}: errors: allocations no device can hold are typed, and leave the device usable`, async () => {
+  throwsTyped(() => T.zeros([1 << 20, 1 << 11]), T.OutOfMemoryError, /cpu: cannot grow Wasm memory by \d+ bytes/);
+  if (info.gpu) throwsTyped(() => T.zeros([1 << 20, 1 << 12], { device: 'gpu' }), T.OutOfMemoryError, /gpu: a buffer of 17179869184 bytes exceeds/);
+  for (const device of info.gpu ? ['cpu', 'gpu'] as const : ['cpu'] as const) {
+    assert.equal(Array.from(await T.add(T.ones([3], { device }), T.ones([3], { device })).data()), [2, 2, 2]);
+  }
+});
+
 test.run();

@@ -5,6 +5,7 @@
  * (the worker pool comes with the CPU kernel issue), so the seam's ordering holds trivially.
  */
 import { FreeListHeap } from '../alloc/heap.js';
+import { OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 
 const PAGE = 65536;
@@ -38,7 +39,11 @@ export class WasmBackend implements Backend<WasmBuf> {
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.x = instance.exports as unknown as Exports;
     this.heap = new FreeListHeap(this.x.heapBase(), this.memory.buffer.byteLength, (missing) => {
-      this.memory.grow(Math.ceil(missing / PAGE));
+      try {
+        this.memory.grow(Math.ceil(missing / PAGE));
+      } catch {
+        throw new OutOfMemoryError(`cpu: cannot grow Wasm memory by ${missing} bytes (it holds ${this.memory.buffer.byteLength} bytes; wasm32 memory stops at 4 GiB)`);
+      }
       return this.memory.buffer.byteLength;
     });
     this.scratch = this.heap.alloc(256);

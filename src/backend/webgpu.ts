@@ -6,7 +6,7 @@
  * Errors are never silent: validation errors the device reports, and a lost device, are kept
  * and thrown as typed errors from the next call that touches the device.
  */
-import { DeviceError, GPUKernelError } from '../errors.js';
+import { DeviceError, GPUKernelError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 
@@ -40,6 +40,9 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.check();
     // Bindings must be non-empty and 4-byte multiples; a zero-sized tensor still gets 4 bytes.
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    // Kernels bind whole buffers, so the binding limit is the real cap, not maxBufferSize.
+    const cap = Math.min(this.device.limits.maxBufferSize, this.device.limits.maxStorageBufferBindingSize);
+    if (size > cap) throw new OutOfMemoryError(`gpu: a buffer of ${bytes} bytes exceeds this adapter's limit of ${cap} bytes per storage binding`);
     return { buffer: this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST }), bytes };
   }
 
