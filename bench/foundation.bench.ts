@@ -42,7 +42,7 @@ for (const c of cases) {
     meta[name] = { flops: c.flops, engine, case: c.name };
     bench.add(name, async () => {
       be.run(c.kernel, inputs, out, c.params as never);
-      if (engine === 'webgpu') await be.read(out, 1);
+      if (engine === 'webgpu') await be.read(out, 4);
     });
   }
 }

@@ -5,15 +5,30 @@
  */
 import { DTypeError, ShapeError } from './errors.js';
 
-/** Dtypes this build supports. f16 and i32 arrive with the kernel issues. */
-export const DTYPES = ['f32'] as const;
+/**
+ * Dtypes. f16 is storage (2 bytes, read back as f32 values); bool is one byte holding 0 or 1.
+ * Which ops accept which dtypes is each op's business (src/ops/ops.ts).
+ */
+export const DTYPES = ['f32', 'f16', 'i32', 'u8', 'bool'] as const;
 export type DType = (typeof DTYPES)[number];
+
+/** What `data()` returns for each dtype. */
+export interface HostArrayOf {
+  f32: Float32Array;
+  f16: Float32Array;
+  i32: Int32Array;
+  u8: Uint8Array;
+  bool: Uint8Array;
+}
+export type HostArray = HostArrayOf[DType];
+
+export const ITEM_BYTES: Record<DType, number> = { f32: 4, f16: 2, i32: 4, u8: 1, bool: 1 };
 
 export const MAX_RANK = 8;
 export type Shape = readonly number[];
 
-export function checkDType(dtype: unknown, op: string): DType {
-  if (dtype === undefined) return 'f32';
+export function checkDType(dtype: unknown, op: string, fallback: DType = 'f32'): DType {
+  if (dtype === undefined) return fallback;
   if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
   throw new DTypeError(`${op}: unknown dtype ${JSON.stringify(dtype)}; supported: ${DTYPES.join(', ')}`);
 }

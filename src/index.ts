@@ -8,7 +8,7 @@ import { Tensor, apply } from './tensor.js';
 
 export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime.js';
 export { Tensor, tensor, zeros, ones, randn, type CreateOptions } from './tensor.js';
-export { DTYPES, MAX_RANK, type DType, type Shape } from './dtype.js';
+export { DTYPES, MAX_RANK, type DType, type HostArray, type HostArrayOf, type Shape } from './dtype.js';
 export type { DeviceKind as Device } from './backend/backend.js';
 export type { GPUInfo } from './backend/acquire.js';
 export * from './errors.js';

@@ -5,9 +5,10 @@
  * inputs' device. Devices never mix implicitly: move data with `await t.to(device)`.
  */
 import type { Backend, DeviceKind } from './backend/backend.js';
-import { DeviceError, DisposedError, OutOfMemoryError, ShapeError, TandemError } from './errors.js';
-import { type DType, type Shape, checkDType, checkShape, fmtShape, numel } from './dtype.js';
-import { OPS, type OpName } from './ops/ops.js';
+import { DTypeError, DeviceError, DisposedError, OutOfMemoryError, ShapeError, TandemError } from './errors.js';
+import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, checkDType, checkShape, fmtShape, numel } from './dtype.js';
+import { type HostData, fromStorage, inferDType, toStorage } from './host.js';
+import { OPS, type OpName, type Plan } from './ops/ops.js';
 import { Rng } from './random.js';
 import { backendFor } from './runtime.js';
 
@@ -34,16 +35,22 @@ export class Tensor {
   get rank(): number { return this.shape.length; }
   get disposed(): boolean { return this.#buf === null; }
 
-  /** The values, row-major, as a fresh Float32Array. Waits for pending work on the device. */
-  async data(): Promise<Float32Array> {
-    return this.#backend.read(this.handle('data'), this.size);
+  get byteLength(): number { return this.size * ITEM_BYTES[this.dtype]; }
+
+  /**
+   * The values, row-major, in a fresh array: Float32Array for f32 and f16, Int32Array for
+   * i32, Uint8Array for u8 and bool. Name the dtype for a precise type: `t.data<'i32'>()`.
+   */
+  async data<D extends DType = 'f32'>(): Promise<HostArrayOf[D]> {
+    const bytes = await this.#backend.read(this.handle('data'), this.byteLength);
+    return fromStorage(bytes, this.dtype, this.size) as HostArrayOf[D];
   }
 
   /** A copy of this tensor on `device` (this tensor is left as it is). */
   async to(device: DeviceKind): Promise<Tensor> {
     checkDevice(device, 'to');
-    const values = await this.data();
-    return create(this.shape, this.dtype, device, 'to', () => values);
+    const bytes = await this.#backend.read(this.handle('to'), this.byteLength);
+    return create(this.shape, this.dtype, device, 'to', () => bytes);
   }
 
   dispose(): void {
@@ -84,48 +91,52 @@ export function checkDevice(device: unknown, op: string): DeviceKind {
   return device as DeviceKind;
 }
 
-type Data = ArrayLike<number> & { length: number };
-
-/** A tensor from values (a typed array or number[]), row-major. Shape defaults to [length]. */
-export function tensor(data: Data, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
+/**
+ * A tensor from values (a typed array, number[] or boolean[]), row-major. Shape defaults to
+ * [length]; dtype defaults to what the data implies (Int32Array -> i32, Uint8Array -> u8,
+ * boolean[] -> bool, otherwise f32). Values a dtype cannot hold are an error, never wrapped.
+ */
+export function tensor(data: HostData, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
   const isArrayLike = Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView));
   if (!isArrayLike) throw new TandemError(`tensor: data must be a typed array or an array of numbers, got ${data === null ? 'null' : typeof data}`);
   const s = checkShape(shape ?? [data.length], 'tensor');
   if (numel(s) !== data.length) {
     throw new ShapeError(`tensor: data has ${data.length} elements but shape ${fmtShape(s)} needs ${numel(s)}`);
   }
-  if (Array.isArray(data)) {
-    const bad = data.findIndex((v) => typeof v !== 'number');
-    if (bad >= 0) throw new TandemError(`tensor: data[${bad}] is ${typeof data[bad]}, not a number`);
-  }
-  const values = () => (data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>));
-  return create(s, checkDType(opts.dtype, 'tensor'), checkDevice(opts.device, 'tensor'), 'tensor', values);
+  const dtype = checkDType(opts.dtype, 'tensor', inferDType(data));
+  const device = checkDevice(opts.device, 'tensor');
+  const storage = toStorage(data, dtype, 'tensor'); // validate before touching the device
+  return create(s, dtype, device, 'tensor', () => storage);
 }
 
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return filled(shape, opts, 'zeros', (n) => new Float32Array(n));
+  return filled(shape, opts, 'zeros', () => 0);
 }
 
 export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return filled(shape, opts, 'ones', (n) => new Float32Array(n).fill(1));
+  return filled(shape, opts, 'ones', () => 1);
 }
 
 /** Standard normal values; a seed gives the same values on every device and runtime. */
 export function randn(shape: readonly number[], opts: CreateOptions & { seed?: number } = {}): Tensor {
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isFinite(seed)) throw new TandemError(`randn: seed must be a finite number, got ${seed}`);
-  return filled(shape, opts, 'randn', (n) => new Rng(seed).fillNormal(new Float32Array(n)));
+  const dtype = checkDType(opts.dtype, 'randn');
+  if (dtype !== 'f32' && dtype !== 'f16') throw new DTypeError(`randn: dtype ${dtype} is not a floating-point dtype; use f32 or f16`);
+  const s = checkShape(shape, 'randn');
+  return create(s, dtype, checkDevice(opts.device, 'randn'), 'randn', () => toStorage(new Rng(seed).fillNormal(new Float32Array(numel(s))), dtype, 'randn'));
 }
 
-function filled(shape: readonly number[], opts: CreateOptions, op: string, make: (n: number) => Float32Array): Tensor {
+function filled(shape: readonly number[], opts: CreateOptions, op: string, value: () => number): Tensor {
   const s = checkShape(shape, op);
-  return create(s, checkDType(opts.dtype, op), checkDevice(opts.device, op), op, () => make(numel(s)));
+  const dtype = checkDType(opts.dtype, op);
+  return create(s, dtype, checkDevice(opts.device, op), op, () => toStorage(new Float32Array(numel(s)).fill(value()), dtype, op));
 }
 
 /** Allocate on the device first, so a size it cannot hold fails before any host memory is made. */
-function create(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => Float32Array): Tensor {
+function create(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => ArrayBufferView): Tensor {
   const backend = backendFor(device, op);
-  const bytes = numel(shape) * 4;
+  const bytes = numel(shape) * ITEM_BYTES[dtype];
   const buf = backend.alloc(bytes);
   try {
     backend.write(buf, values());
@@ -150,16 +161,21 @@ export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
       throw new DeviceError(`${op}: inputs are on different devices (${inputs.map((x) => x.device).join(', ')}); move one with \`await t.to('${device}')\``);
     }
   }
+  const accepted: readonly DType[] = ('dtypes' in row && row.dtypes) || ['f32'];
+  for (const t of inputs) {
+    if (!accepted.includes(t.dtype)) throw new DTypeError(`${op}: dtype ${t.dtype} is not supported (supported: ${accepted.join(', ')})`);
+  }
   const bufs = inputs.map((t) => t.handle(op));
-  const plan = (row.plan as (s: Shape[], a: unknown) => ReturnType<typeof row.plan>)(inputs.map((t) => t.shape), attrs ?? {});
+  const plan = (row.plan as (s: Shape[], a: unknown) => Plan)(inputs.map((t) => t.shape), attrs ?? {});
+  const dtype = plan.dtype ?? inputs[0].dtype;
   const backend = inputs[0].backend;
   const size = numel(plan.shape);
-  const out = backend.alloc(size * 4);
+  const out = backend.alloc(size * ITEM_BYTES[dtype]);
   try {
     if (size > 0) backend.run(plan.kernel, bufs, out, plan.params as never);
   } catch (e) {
     backend.free(out);
     throw e;
   }
-  return new Tensor(checkShape(plan.shape as number[], op), inputs[0].dtype, device, backend, out);
+  return new Tensor(checkShape(plan.shape as number[], op), dtype, device, backend, out);
 }

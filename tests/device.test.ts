@@ -25,13 +25,14 @@ if (got) {
     be.run('binary', [a, b], out, { op: 'add', shape: [4], aStrides: [1], bStrides: [1] });
     let thrown: unknown = null;
     for (let i = 0; i < 50 && !thrown; i++) {
-      try { await be.read(out, 4); } catch (e) { thrown = e; }
+      try { await be.read(out, 16); } catch (e) { thrown = e; }
     }
     assert.instance(thrown, GPUKernelError);
     assert.match((thrown as Error).message, /destroyed/i);
     const c = be.alloc(8);
     be.write(c, new Float32Array([1, 2]));
-    assert.equal(Array.from(await be.read(c, 2)), [1, 2]);
+    const back = await be.read(c, 8);
+    assert.equal(Array.from(new Float32Array(back.buffer, back.byteOffset, 2)), [1, 2]);
   });
 
   test(`${RUNTIME}: webgpu: a destroyed device refuses work with a DeviceError`, async () => {

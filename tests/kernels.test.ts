@@ -28,9 +28,9 @@ async function runBoth<K extends KernelName>(be: Backend, kernel: K, inputs: Flo
     const bufs = inputs.map((x) => { const buf = b.alloc(x.length * 4); b.write(buf, x); return buf; });
     const out = b.alloc(outSize * 4);
     if (outSize > 0) b.run(kernel, bufs, out, params);
-    const r = await b.read(out, outSize);
+    const bytes = await b.read(out, outSize * 4);
     for (const buf of [...bufs, out]) b.free(buf);
-    return r;
+    return new Float32Array(bytes.buffer, bytes.byteOffset, outSize);
   };
   return { got: await go(be), want: await go(ref) };
 }

@@ -29,10 +29,10 @@ export interface Backend<Buf = unknown> {
   /** A buffer of at least `bytes` bytes; its contents are unspecified until written. */
   alloc(bytes: number): Buf;
   free(buf: Buf): void;
-  /** Copy host data into the start of `buf`. */
-  write(buf: Buf, data: Float32Array): void;
-  /** The first `count` f32 values of `buf`, as a fresh array the caller owns. */
-  read(buf: Buf, count: number): Promise<Float32Array>;
+  /** Copy host bytes (any typed array) into the start of `buf`. */
+  write(buf: Buf, data: ArrayBufferView): void;
+  /** The first `bytes` bytes of `buf`, as a fresh array the caller owns. */
+  read(buf: Buf, bytes: number): Promise<Uint8Array>;
   /** Run one kernel; `inputs` are read, `output` is written entirely. */
   run<K extends KernelName>(kernel: K, inputs: Buf[], output: Buf, params: KernelParams[K]): void;
   /** Release everything this backend holds. */

@@ -7,6 +7,9 @@ import type { Backend, KernelName, KernelParams } from './backend.js';
 
 type Kernels = { [K in KernelName]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
 
+/** Reference buffers are plain bytes; kernels see them through f32 views. */
+const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+
 const kernels = {
   binary(inp, out, { op, shape, aStrides, bStrides }) {
     const f = BINARY[op].ref;
@@ -43,14 +46,14 @@ const kernels = {
   },
 } satisfies Kernels;
 
-export class ReferenceBackend implements Backend<Float32Array> {
+export class ReferenceBackend implements Backend<Uint8Array> {
   readonly kind = 'ref' as const;
-  alloc(bytes: number): Float32Array { return new Float32Array(Math.ceil(bytes / 4)); }
-  free(_buf: Float32Array): void {}
-  write(buf: Float32Array, data: Float32Array): void { buf.set(data); }
-  async read(buf: Float32Array, count: number): Promise<Float32Array> { return buf.slice(0, count); }
-  run<K extends KernelName>(kernel: K, inputs: Float32Array[], output: Float32Array, params: KernelParams[K]): void {
-    (kernels[kernel] as Kernels[K])(inputs, output, params);
+  alloc(bytes: number): Uint8Array { return new Uint8Array(Math.ceil(bytes / 4) * 4); }
+  free(_buf: Uint8Array): void {}
+  write(buf: Uint8Array, data: ArrayBufferView): void { buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); }
+  async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
+  run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
+    (kernels[kernel] as Kernels[K])(inputs.map(f32), f32(output), params);
   }
   destroy(): void {}
 }

@@ -30,7 +30,6 @@ export class WasmBackend implements Backend<WasmBuf> {
   private readonly heap: FreeListHeap;
   /** Scratch block for kernel descriptors (broadcast dims); 3 * MAX_RANK i32 fit easily. */
   private readonly scratch: number;
-  private f32View = new Float32Array(0);
   private i32View = new Int32Array(0);
 
   constructor(module: WebAssembly.Module, opts: WasmOptions = {}) {
@@ -58,11 +57,11 @@ export class WasmBackend implements Backend<WasmBuf> {
   free(buf: WasmBuf): void {
     this.heap.free_(buf.ptr);
   }
-  write(buf: WasmBuf, data: Float32Array): void {
-    this.f32().set(data, buf.ptr >>> 2);
+  write(buf: WasmBuf, data: ArrayBufferView): void {
+    new Uint8Array(this.memory.buffer, buf.ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
-  async read(buf: WasmBuf, count: number): Promise<Float32Array> {
-    return this.f32().slice(buf.ptr >>> 2, (buf.ptr >>> 2) + count);
+  async read(buf: WasmBuf, bytes: number): Promise<Uint8Array> {
+    return new Uint8Array(this.memory.buffer).slice(buf.ptr, buf.ptr + bytes);
   }
   run<K extends KernelName>(kernel: K, inputs: WasmBuf[], output: WasmBuf, params: KernelParams[K]): void {
     (this.kernels[kernel] as (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void)(inputs, output, params);
@@ -85,11 +84,7 @@ export class WasmBackend implements Backend<WasmBuf> {
     matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
   };
 
-  /** Views are re-made after memory.grow detaches the old buffer. */
-  private f32(): Float32Array {
-    if (this.f32View.buffer !== this.memory.buffer) this.f32View = new Float32Array(this.memory.buffer);
-    return this.f32View;
-  }
+  /** Re-made after memory.grow detaches the old buffer. */
   private i32(): Int32Array {
     if (this.i32View.buffer !== this.memory.buffer) this.i32View = new Int32Array(this.memory.buffer);
     return this.i32View;

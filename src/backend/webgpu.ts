@@ -16,6 +16,12 @@ const MAP_MODE_READ = 0x1;
 
 export interface GPUBuf { buffer: GPUBuffer; bytes: number }
 
+function copyPadded(data: ArrayBufferView): Uint8Array {
+  const out = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return out;
+}
+
 export class WebGPUBackend implements Backend<GPUBuf> {
   readonly kind = 'gpu' as const;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -51,22 +57,25 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     buf.buffer.destroy();
   }
 
-  write(buf: GPUBuf, data: Float32Array): void {
+  write(buf: GPUBuf, data: ArrayBufferView): void {
     this.check();
-    if (data.length > 0) this.device.queue.writeBuffer(buf.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    if (data.byteLength === 0) return;
+    // writeBuffer wants a 4-byte multiple; pad odd-sized host data (u8, f16) through a copy.
+    const padded = data.byteLength % 4 === 0 ? data : copyPadded(data);
+    this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
   }
 
-  async read(buf: GPUBuf, count: number): Promise<Float32Array> {
+  async read(buf: GPUBuf, bytes: number): Promise<Uint8Array> {
     this.check();
-    if (count === 0) return new Float32Array(0);
-    const bytes = count * 4;
-    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+    if (bytes === 0) return new Uint8Array(0);
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
     const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, bytes);
+    enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
     try {
       await staging.mapAsync(MAP_MODE_READ);
-      const out = new Float32Array(staging.getMappedRange().slice(0));
+      const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
       staging.unmap();
       this.check();
       return out;

@@ -4,7 +4,7 @@
  * Gradient rules join each row with the autograd issue.
  */
 import { ShapeError } from '../errors.js';
-import { type Shape, fmtShape, normAxis, numel } from '../dtype.js';
+import { type DType, type Shape, fmtShape, normAxis, numel } from '../dtype.js';
 import type { KernelName, KernelParams } from '../backend/backend.js';
 import { broadcastShapes, collapseBroadcast } from './broadcast.js';
 import type { BinaryOp, UnaryOp } from './elementwise-spec.js';
@@ -13,12 +13,16 @@ export interface Plan<K extends KernelName = KernelName> {
   shape: Shape;
   kernel: K;
   params: KernelParams[K];
+  /** Output dtype; the first input's when absent. */
+  dtype?: DType;
 }
 
 export interface SumAttrs { axis?: number; keepDims?: boolean }
 
 interface Row<A> {
   arity: number;
+  /** Input dtypes the kernels handle; f32 only when absent. */
+  dtypes?: readonly DType[];
   plan(shapes: Shape[], attrs: A): Plan;
 }
 
