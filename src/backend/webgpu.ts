@@ -8,7 +8,7 @@
  */
 import { DeviceError, GPUKernelError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
-import { type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
+import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
@@ -89,7 +89,8 @@ export class WebGPUBackend implements Backend<GPUBuf> {
 
   run<K extends KernelName>(kernel: K, inputs: GPUBuf[], output: GPUBuf, params: KernelParams[K]): void {
     this.check();
-    const prog = (PROGRAMS[kernel] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits);
+    if (!GPU_KERNELS.has(kernel)) throw new DeviceError(`gpu: the ${kernel} kernel is not implemented on gpu yet; move the tensor with \`await t.to('cpu')\``);
+    const prog = (PROGRAMS[kernel as keyof typeof PROGRAMS] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits);
     const pipeline = this.pipeline(prog);
     const uniform = this.device.createBuffer({ size: prog.uniforms.byteLength, usage: UNIFORM | COPY_DST });
     this.device.queue.writeBuffer(uniform, 0, prog.uniforms);

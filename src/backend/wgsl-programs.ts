@@ -30,6 +30,11 @@ const splice = (tmpl: string, expr: string) => tmpl.replaceAll('{{EXPR}}', expr)
 
 type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Program };
 
+/**
+ * Programs for the kernels the gpu engine has so far. A kernel missing here is refused by the
+ * backend with a DeviceError naming it (the WGSL kernel issue fills the table).
+ */
+
 export const PROGRAMS = {
   binary({ op, shape, aStrides, bStrides }, lim) {
     const total = shape.reduce((x, y) => x * y, 1);
@@ -52,4 +57,6 @@ export const PROGRAMS = {
   matmul({ m, k, n }) {
     return { key: { kernel: 'matmul', variant: 'tiled16' }, code: WGSL.matmul_tiled, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), 1], uniforms: new Uint32Array([m, k, n, 0]) };
   },
-} satisfies Programs;
+} satisfies Partial<Programs>;
+
+export const GPU_KERNELS: ReadonlySet<string> = new Set(Object.keys(PROGRAMS));
