@@ -4,6 +4,7 @@
 export * from './gen/elementwise';
 export * from './reduce';
 export * from './matmul';
+export * from './copy';
 
 export function heapBase(): usize {
   return __heap_base;

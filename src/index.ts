@@ -3,11 +3,14 @@
  * 'gpu' (WebGPU) and run ops on them. 'ref' is the plain-TypeScript reference backend that
  * tests use as their oracle.
  */
+import { apply } from './apply.js';
 import { type SumAttrs } from './ops/ops.js';
-import { Tensor, apply } from './tensor.js';
+import type { Tensor } from './tensor.js';
 
 export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime.js';
-export { Tensor, tensor, zeros, ones, randn, type CreateOptions } from './tensor.js';
+export { Tensor } from './tensor.js';
+export { tensor, zeros, ones, randn, type CreateOptions } from './create.js';
+export { reshape, permute, transpose, slice, narrow, contiguous, concat, concat as cat } from './ops/views.js';
 export { DTYPES, MAX_RANK, type DType, type HostArray, type HostArrayOf, type Shape } from './dtype.js';
 export type { DeviceKind as Device } from './backend/backend.js';
 export type { GPUInfo } from './backend/acquire.js';

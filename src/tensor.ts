@@ -1,62 +1,90 @@
 /**
- * Tensors and the op dispatcher. A Tensor owns one backend buffer on one device; `dispose()`
- * returns it (twice is a no-op, use after it throws DisposedError naming the op). Ops check
- * their inputs, ask the op table for a plan, allocate the output and run one kernel on the
- * inputs' device. Devices never mix implicitly: move data with `await t.to(device)`.
+ * Tensors. A Tensor is a view (shape, element strides, element offset) of a Storage: one
+ * backend buffer, reference-counted so views (reshape, transpose, slice) share it. dispose()
+ * drops this view's reference (twice is a no-op); the buffer returns to its backend when the
+ * last view goes. Using a disposed tensor throws DisposedError naming the op.
+ *
+ * Kernels read contiguous buffers from their start. `materialize` gives one: the storage
+ * itself when the view already is that, otherwise a copy made by the `copy` kernel.
  */
 import type { Backend, DeviceKind } from './backend/backend.js';
-import { DTypeError, DeviceError, DisposedError, OutOfMemoryError, ShapeError, TandemError } from './errors.js';
-import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, checkDType, checkShape, fmtShape, numel } from './dtype.js';
-import { type HostData, fromStorage, inferDType, toStorage } from './host.js';
-import { OPS, type OpName, type Plan } from './ops/ops.js';
-import { Rng } from './random.js';
+import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, fmtShape, numel, stridesOf } from './dtype.js';
+import { DisposedError, OutOfMemoryError } from './errors.js';
+import { fromStorage } from './host.js';
+import { collapseCopy, isContiguous } from './ops/layout.js';
 import { backendFor } from './runtime.js';
 
-const DEVICES: readonly DeviceKind[] = ['cpu', 'gpu', 'ref'];
+export class Storage {
+  refs = 1;
+  constructor(readonly backend: Backend, public buf: unknown, readonly bytes: number) {}
+
+  release(): void {
+    if (--this.refs === 0) {
+      this.backend.free(this.buf);
+      this.buf = null;
+    }
+  }
+}
 
 export class Tensor {
   readonly shape: Shape;
   readonly dtype: DType;
   readonly device: DeviceKind;
   readonly size: number;
-  #backend: Backend;
-  #buf: unknown;
+  /** Element strides into the storage, one per dimension. */
+  readonly strides: readonly number[];
+  /** Element offset of index [0, ..., 0] in the storage. */
+  readonly offset: number;
+  #storage: Storage | null;
 
-  /** @internal Use T.tensor, T.zeros, ... or an op. */
-  constructor(shape: Shape, dtype: DType, device: DeviceKind, backend: Backend, buf: unknown) {
+  /** @internal Use T.tensor, T.zeros, ... or an op. Takes over one reference of `storage`. */
+  constructor(shape: Shape, dtype: DType, device: DeviceKind, storage: Storage, strides?: readonly number[], offset = 0) {
     this.shape = shape;
     this.dtype = dtype;
     this.device = device;
     this.size = numel(shape);
-    this.#backend = backend;
-    this.#buf = buf;
+    this.strides = Object.freeze((strides ?? stridesOf(shape)).slice());
+    this.offset = offset;
+    this.#storage = storage;
   }
 
   get rank(): number { return this.shape.length; }
-  get disposed(): boolean { return this.#buf === null; }
-
+  get disposed(): boolean { return this.#storage === null; }
   get byteLength(): number { return this.size * ITEM_BYTES[this.dtype]; }
+  /** True when the elements sit row-major from the start of the storage (no copy needed). */
+  get isContiguous(): boolean { return this.offset === 0 && isContiguous(this.shape, this.strides); }
 
   /**
    * The values, row-major, in a fresh array: Float32Array for f32 and f16, Int32Array for
    * i32, Uint8Array for u8 and bool. Name the dtype for a precise type: `t.data<'i32'>()`.
    */
   async data<D extends DType = 'f32'>(): Promise<HostArrayOf[D]> {
-    const bytes = await this.#backend.read(this.handle('data'), this.byteLength);
-    return fromStorage(bytes, this.dtype, this.size) as HostArrayOf[D];
+    const { buf, temp } = this.materialize('data');
+    const backend = this.backend;
+    try {
+      const bytes = await backend.read(buf, this.byteLength);
+      return fromStorage(bytes, this.dtype, this.size) as HostArrayOf[D];
+    } finally {
+      if (temp) backend.free(buf);
+    }
   }
 
   /** A copy of this tensor on `device` (this tensor is left as it is). */
   async to(device: DeviceKind): Promise<Tensor> {
-    checkDevice(device, 'to');
-    const bytes = await this.#backend.read(this.handle('to'), this.byteLength);
-    return create(this.shape, this.dtype, device, 'to', () => bytes);
+    const { buf, temp } = this.materialize('to');
+    const backend = this.backend;
+    try {
+      const bytes = await backend.read(buf, this.byteLength);
+      return createTensor(this.shape, this.dtype, device, 'to', () => bytes);
+    } finally {
+      if (temp) backend.free(buf);
+    }
   }
 
   dispose(): void {
-    if (this.#buf === null) return;
-    this.#backend.free(this.#buf);
-    this.#buf = null;
+    if (this.#storage === null) return;
+    this.#storage.release();
+    this.#storage = null;
   }
 
   [Symbol.dispose](): void { this.dispose(); }
@@ -65,76 +93,51 @@ export class Tensor {
     return `Tensor(${fmtShape(this.shape)}, ${this.dtype}, ${this.device}${this.disposed ? ', disposed' : ''})`;
   }
 
-  /** @internal The backend buffer, or DisposedError naming the op that wanted it. */
-  handle(op: string): unknown {
-    if (this.#buf === null) throw new DisposedError(`${op}: ${this.toString()} was used after dispose()`);
-    return this.#buf;
+  /** @internal The storage, or DisposedError naming the op that wanted it. */
+  storage(op: string): Storage {
+    if (this.#storage === null) throw new DisposedError(`${op}: ${this.toString()} was used after dispose()`);
+    return this.#storage;
   }
 
   /** @internal */
-  get backend(): Backend { return this.#backend; }
-}
+  get backend(): Backend { return this.storage('backend').backend; }
 
-// Engines older than Symbol.dispose: `using` helpers (TypeScript's, esbuild's) look up this key.
-if (typeof Symbol.dispose !== 'symbol') {
-  Object.defineProperty(Tensor.prototype, Symbol.for('Symbol.dispose'), { value: Tensor.prototype.dispose });
-}
+  /** @internal A new view of the same storage (takes a reference). */
+  view(op: string, shape: Shape, strides: readonly number[], offset: number): Tensor {
+    const s = this.storage(op);
+    s.refs++;
+    return new Tensor(shape, this.dtype, this.device, s, strides, offset);
+  }
 
-export interface CreateOptions {
-  dtype?: DType;
-  device?: DeviceKind;
-}
+  /**
+   * @internal A contiguous buffer of this tensor's elements, starting at the buffer's start.
+   * `temp` says the caller owns it and must free it (on this tensor's backend) when done.
+   */
+  materialize(op: string): { buf: unknown; temp: boolean } {
+    const s = this.storage(op);
+    if (this.isContiguous) return { buf: s.buf, temp: false };
+    const buf = s.backend.alloc(this.byteLength);
+    try {
+      if (this.size > 0) s.backend.run('copy', [s.buf], buf, this.copyParams(stridesOf(this.shape), 0));
+    } catch (e) {
+      s.backend.free(buf);
+      throw e;
+    }
+    return { buf, temp: true };
+  }
 
-export function checkDevice(device: unknown, op: string): DeviceKind {
-  if (device === undefined) return 'cpu';
-  if (!DEVICES.includes(device as DeviceKind)) throw new DeviceError(`${op}: unknown device ${JSON.stringify(device)}; use 'cpu' or 'gpu'`);
-  return device as DeviceKind;
+  /** @internal Params of a copy of this view into a destination laid out by `dstStrides`. */
+  copyParams(dstStrides: readonly number[], dstOffset: number) {
+    const loops = collapseCopy(this.shape, this.strides, dstStrides);
+    return { itemBytes: ITEM_BYTES[this.dtype] as 1 | 2 | 4, ...loops, srcOffset: this.offset, dstOffset };
+  }
 }
 
 /**
- * A tensor from values (a typed array, number[] or boolean[]), row-major. Shape defaults to
- * [length]; dtype defaults to what the data implies (Int32Array -> i32, Uint8Array -> u8,
- * boolean[] -> bool, otherwise f32). Values a dtype cannot hold are an error, never wrapped.
+ * @internal A tensor holding `values()` on `device`. Device memory is allocated first, so a size
+ * the device cannot hold fails at once with OutOfMemoryError before any host array is made.
  */
-export function tensor(data: HostData, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
-  const isArrayLike = Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView));
-  if (!isArrayLike) throw new TandemError(`tensor: data must be a typed array or an array of numbers, got ${data === null ? 'null' : typeof data}`);
-  const s = checkShape(shape ?? [data.length], 'tensor');
-  if (numel(s) !== data.length) {
-    throw new ShapeError(`tensor: data has ${data.length} elements but shape ${fmtShape(s)} needs ${numel(s)}`);
-  }
-  const dtype = checkDType(opts.dtype, 'tensor', inferDType(data));
-  const device = checkDevice(opts.device, 'tensor');
-  const storage = toStorage(data, dtype, 'tensor'); // validate before touching the device
-  return create(s, dtype, device, 'tensor', () => storage);
-}
-
-export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return filled(shape, opts, 'zeros', () => 0);
-}
-
-export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return filled(shape, opts, 'ones', () => 1);
-}
-
-/** Standard normal values; a seed gives the same values on every device and runtime. */
-export function randn(shape: readonly number[], opts: CreateOptions & { seed?: number } = {}): Tensor {
-  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
-  if (!Number.isFinite(seed)) throw new TandemError(`randn: seed must be a finite number, got ${seed}`);
-  const dtype = checkDType(opts.dtype, 'randn');
-  if (dtype !== 'f32' && dtype !== 'f16') throw new DTypeError(`randn: dtype ${dtype} is not a floating-point dtype; use f32 or f16`);
-  const s = checkShape(shape, 'randn');
-  return create(s, dtype, checkDevice(opts.device, 'randn'), 'randn', () => toStorage(new Rng(seed).fillNormal(new Float32Array(numel(s))), dtype, 'randn'));
-}
-
-function filled(shape: readonly number[], opts: CreateOptions, op: string, value: () => number): Tensor {
-  const s = checkShape(shape, op);
-  const dtype = checkDType(opts.dtype, op);
-  return create(s, dtype, checkDevice(opts.device, op), op, () => toStorage(new Float32Array(numel(s)).fill(value()), dtype, op));
-}
-
-/** Allocate on the device first, so a size it cannot hold fails before any host memory is made. */
-function create(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => ArrayBufferView): Tensor {
+export function createTensor(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => ArrayBufferView): Tensor {
   const backend = backendFor(device, op);
   const bytes = numel(shape) * ITEM_BYTES[dtype];
   const buf = backend.alloc(bytes);
@@ -145,37 +148,10 @@ function create(shape: Shape, dtype: DType, device: DeviceKind, op: string, valu
     if (e instanceof RangeError) throw new OutOfMemoryError(`${op}: cannot make ${bytes} bytes of host data (${e.message})`);
     throw e;
   }
-  return new Tensor(shape, dtype, device, backend, buf);
+  return new Tensor(shape, dtype, device, new Storage(backend, buf, bytes));
 }
 
-/** Run one op from the table on tensors that share a device. */
-export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
-  const row = OPS[op];
-  if (inputs.length !== row.arity) throw new TandemError(`${op}: expects ${row.arity} tensor(s), got ${inputs.length}`);
-  inputs.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new TandemError(`${op}: argument ${i} is not a Tensor (got ${t === null ? 'null' : typeof t})`);
-  });
-  const device = inputs[0].device;
-  for (const t of inputs) {
-    if (t.device !== device) {
-      throw new DeviceError(`${op}: inputs are on different devices (${inputs.map((x) => x.device).join(', ')}); move one with \`await t.to('${device}')\``);
-    }
-  }
-  const accepted: readonly DType[] = ('dtypes' in row && row.dtypes) || ['f32'];
-  for (const t of inputs) {
-    if (!accepted.includes(t.dtype)) throw new DTypeError(`${op}: dtype ${t.dtype} is not supported (supported: ${accepted.join(', ')})`);
-  }
-  const bufs = inputs.map((t) => t.handle(op));
-  const plan = (row.plan as (s: Shape[], a: unknown) => Plan)(inputs.map((t) => t.shape), attrs ?? {});
-  const dtype = plan.dtype ?? inputs[0].dtype;
-  const backend = inputs[0].backend;
-  const size = numel(plan.shape);
-  const out = backend.alloc(size * ITEM_BYTES[dtype]);
-  try {
-    if (size > 0) backend.run(plan.kernel, bufs, out, plan.params as never);
-  } catch (e) {
-    backend.free(out);
-    throw e;
-  }
-  return new Tensor(checkShape(plan.shape as number[], op), dtype, device, backend, out);
+// Engines older than Symbol.dispose: `using` helpers (TypeScript's, esbuild's) look up this key.
+if (typeof Symbol.dispose !== 'symbol') {
+  Object.defineProperty(Tensor.prototype, Symbol.for('Symbol.dispose'), { value: Tensor.prototype.dispose });
 }

@@ -21,6 +21,12 @@ export interface KernelParams {
   sum: { outer: number; reduce: number; inner: number };
   /** Row-major c[m, n] = a[m, k] @ b[k, n]. k may be 0 (c is zeros). */
   matmul: { m: number; k: number; n: number };
+  /**
+   * Strided copy of elements of `itemBytes` bytes: for every index i of `shape`,
+   * out[dstOffset + i.dstStrides] = in[srcOffset + i.srcStrides]. Offsets and strides are in
+   * elements. Elements of out not addressed are left as they are.
+   */
+  copy: { itemBytes: 1 | 2 | 4; shape: number[]; srcStrides: number[]; dstStrides: number[]; srcOffset: number; dstOffset: number };
 }
 export type KernelName = keyof KernelParams;
 

@@ -5,7 +5,7 @@
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 
-type Kernels = { [K in KernelName]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
+type Kernels = { [K in Exclude<KernelName, 'copy'>]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
 
 /** Reference buffers are plain bytes; kernels see them through f32 views. */
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
@@ -46,6 +46,18 @@ const kernels = {
   },
 } satisfies Kernels;
 
+/** The copy kernel works on bytes, so one loop serves every dtype. */
+function copyBytes(src: Uint8Array, dst: Uint8Array, { itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }: KernelParams['copy']): void {
+  const idx = new Array<number>(shape.length).fill(0);
+  const total = shape.reduce((x, y) => x * y, 1);
+  for (let i = 0; i < total; i++) {
+    let s = srcOffset, d = dstOffset;
+    for (let k = 0; k < shape.length; k++) { s += idx[k] * srcStrides[k]; d += idx[k] * dstStrides[k]; }
+    for (let b = 0; b < itemBytes; b++) dst[d * itemBytes + b] = src[s * itemBytes + b];
+    for (let k = shape.length - 1; k >= 0 && ++idx[k] === shape[k]; k--) idx[k] = 0;
+  }
+}
+
 export class ReferenceBackend implements Backend<Uint8Array> {
   readonly kind = 'ref' as const;
   alloc(bytes: number): Uint8Array { return new Uint8Array(Math.ceil(bytes / 4) * 4); }
@@ -53,7 +65,8 @@ export class ReferenceBackend implements Backend<Uint8Array> {
   write(buf: Uint8Array, data: ArrayBufferView): void { buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); }
   async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
-    (kernels[kernel] as Kernels[K])(inputs.map(f32), f32(output), params);
+    if (kernel === 'copy') return copyBytes(inputs[0], output, params as KernelParams['copy']);
+    (kernels[kernel as Exclude<K, 'copy'>] as Kernels[Exclude<K, 'copy'>])(inputs.map(f32), f32(output), params as never);
   }
   destroy(): void {}
 }

@@ -82,6 +82,10 @@ export class WasmBackend implements Backend<WasmBuf> {
     unary: ([x], o, { op, size }) => { this.fn(`f32_${op}`)(x.ptr, o.ptr, size); },
     sum: ([x], o, { outer, reduce, inner }) => { this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner); },
     matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
+    copy: ([x], o, { itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }) => {
+      this.i32().set([...shape, ...srcStrides, ...dstStrides], this.scratch >>> 2);
+      this.x.copy_strided(x.ptr + srcOffset * itemBytes, o.ptr + dstOffset * itemBytes, this.scratch, shape.length, itemBytes);
+    },
   };
 
   /** Re-made after memory.grow detaches the old buffer. */

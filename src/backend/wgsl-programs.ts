@@ -5,6 +5,7 @@
  */
 import { WGSL } from '../gen/wgsl.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
+import { DeviceError } from '../errors.js';
 import type { KernelName, KernelParams } from './backend.js';
 
 export interface Program {
@@ -56,6 +57,17 @@ export const PROGRAMS = {
   },
   matmul({ m, k, n }) {
     return { key: { kernel: 'matmul', variant: 'tiled16' }, code: WGSL.matmul_tiled, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), 1], uniforms: new Uint32Array([m, k, n, 0]) };
+  },
+  copy({ itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }, lim) {
+    // WGSL has no 8- or 16-bit storage; u8, bool and f16 views on the gpu come with its f16 work.
+    if (itemBytes !== 4) throw new DeviceError(`gpu: copying ${itemBytes}-byte elements is not implemented on gpu yet`);
+    const total = shape.reduce((x, y) => x * y, 1);
+    const u = new Uint32Array(4 + 3 * 8);
+    u.set([shape.length, total, srcOffset, dstOffset]);
+    u.set(shape, 4);
+    u.set(srcStrides, 12);
+    u.set(dstStrides, 20);
+    return { key: { kernel: 'copy' }, code: WGSL.copy, entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
   },
 } satisfies Partial<Programs>;
 

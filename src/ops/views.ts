@@ -1,0 +1,123 @@
+/**
+ * Layout ops. reshape, permute/transpose, slice and narrow return views that share storage
+ * (no copy) whenever the layout allows; reshape of a non-contiguous view copies, as PyTorch's
+ * does. concat writes each input into its slab of a new tensor with the copy kernel.
+ */
+import { checkInputs } from '../apply.js';
+import { ITEM_BYTES, type Shape, checkShape, fmtShape, normAxis, numel, stridesOf } from '../dtype.js';
+import { ShapeError, TandemError } from '../errors.js';
+import { Storage, Tensor } from '../tensor.js';
+import { isContiguous } from './layout.js';
+
+/** A view with a new shape; one dimension may be -1 (inferred). Copies only when it must. */
+export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+  checkInputs('reshape', [t]);
+  if (!Array.isArray(shape)) throw new ShapeError(`reshape: shape must be an array of integers`);
+  const free = shape.filter((d) => d === -1).length;
+  if (free > 1) throw new ShapeError(`reshape: only one dimension can be -1, got [${shape.join(', ')}]`);
+  let target = shape;
+  if (free === 1) {
+    const known = shape.reduce((p, d) => (d === -1 ? p : p * d), 1);
+    if (known === 0 || t.size % known !== 0) throw new ShapeError(`reshape: cannot infer -1 in [${shape.join(', ')}] for ${t.size} elements`);
+    target = shape.map((d) => (d === -1 ? t.size / known : d));
+  }
+  const s = checkShape(target, 'reshape');
+  if (numel(s) !== t.size) throw new ShapeError(`reshape: ${fmtShape(t.shape)} has ${t.size} elements, ${fmtShape(s)} needs ${numel(s)}`);
+  if (isContiguous(t.shape, t.strides)) return t.view('reshape', s, stridesOf(s), t.offset);
+  const c = contiguous(t);
+  const v = c.view('reshape', s, stridesOf(s), 0);
+  c.dispose();
+  return v;
+}
+
+/** Dimensions reordered: result dim i is input dim perm[i]. A view. */
+export function permute(t: Tensor, perm: readonly number[]): Tensor {
+  checkInputs('permute', [t]);
+  const r = t.rank;
+  if (!Array.isArray(perm) || perm.length !== r) throw new ShapeError(`permute: perm must list all ${r} axes of ${fmtShape(t.shape)}, got [${perm}]`);
+  const axes = perm.map((a) => normAxis(a, r, 'permute'));
+  if (new Set(axes).size !== r) throw new ShapeError(`permute: perm [${perm}] repeats an axis`);
+  return t.view('permute', axes.map((a) => t.shape[a]), axes.map((a) => t.strides[a]), t.offset);
+}
+
+/** permute with the axes reversed by default (NumPy's transpose). A view. */
+export function transpose(t: Tensor, perm?: readonly number[]): Tensor {
+  checkInputs('transpose', [t]);
+  return permute(t, perm ?? t.shape.map((_, i) => t.rank - 1 - i));
+}
+
+/**
+ * Python-style slicing of the leading axes: begin[i]..end[i] (end exclusive), negative
+ * indices count from the end, out-of-range bounds are clamped, step 1. A view.
+ */
+export function slice(t: Tensor, begin: readonly number[], end?: readonly number[]): Tensor {
+  checkInputs('slice', [t]);
+  if (!Array.isArray(begin) || begin.length > t.rank || (end && (!Array.isArray(end) || end.length !== begin.length))) {
+    throw new ShapeError(`slice: begin${end ? ' and end' : ''} must be arrays of at most ${t.rank} integers (of equal length) for ${fmtShape(t.shape)}`);
+  }
+  const shape = t.shape.slice();
+  let offset = t.offset;
+  begin.forEach((b, i) => {
+    const n = t.shape[i];
+    const e = end ? end[i] : n;
+    if (!Number.isInteger(b) || !Number.isInteger(e)) throw new ShapeError(`slice: bounds must be integers, got ${b}..${e} on axis ${i}`);
+    const lo = Math.min(n, Math.max(0, b < 0 ? b + n : b));
+    const hi = Math.min(n, Math.max(lo, e < 0 ? e + n : e));
+    shape[i] = hi - lo;
+    offset += lo * t.strides[i];
+  });
+  return t.view('slice', shape, t.strides, offset);
+}
+
+/** length elements of one axis from start (PyTorch's narrow; out of range is an error). A view. */
+export function narrow(t: Tensor, axis: number, start: number, length: number): Tensor {
+  checkInputs('narrow', [t]);
+  const ax = normAxis(axis, t.rank, 'narrow');
+  const n = t.shape[ax];
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
+    throw new ShapeError(`narrow: start ${start} and length ${length} do not fit axis ${axis} of size ${n}`);
+  }
+  const shape = t.shape.slice();
+  shape[ax] = length;
+  return t.view('narrow', shape, t.strides, t.offset + s * t.strides[ax]);
+}
+
+/** A row-major copy of t (or t itself as a new view when it already is contiguous). */
+export function contiguous(t: Tensor): Tensor {
+  checkInputs('contiguous', [t]);
+  if (t.isContiguous) return t.view('contiguous', t.shape, t.strides, 0);
+  const backend = t.backend;
+  const { buf } = t.materialize('contiguous');
+  return new Tensor(t.shape, t.dtype, t.device, new Storage(backend, buf, t.byteLength));
+}
+
+/** Tensors joined along an axis; all other dimensions and the dtype must agree. */
+export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new TandemError('concat: needs a non-empty array of tensors');
+  checkInputs('concat', tensors as Tensor[]);
+  const first: Tensor = tensors[0];
+  const ax = normAxis(axis, first.rank, 'concat');
+  for (const t of tensors) {
+    if (t.rank !== first.rank || t.shape.some((d: number, i: number) => i !== ax && d !== first.shape[i])) {
+      throw new ShapeError(`concat: ${fmtShape(t.shape)} does not match ${fmtShape(first.shape)} outside axis ${axis}`);
+    }
+    if (t.dtype !== first.dtype) throw new TandemError(`concat: dtypes differ (${first.dtype} and ${t.dtype})`);
+  }
+  const shape: Shape = first.shape.map((d, i) => (i === ax ? tensors.reduce((s: number, t: Tensor) => s + t.shape[ax], 0) : d));
+  const backend = first.backend;
+  const strides = stridesOf(shape);
+  const bytes = numel(shape) * ITEM_BYTES[first.dtype];
+  const out = backend.alloc(bytes);
+  try {
+    let at = 0;
+    for (const t of tensors) {
+      if (t.size > 0) backend.run('copy', [t.storage('concat').buf], out, t.copyParams(strides, at * strides[ax]));
+      at += t.shape[ax];
+    }
+  } catch (e) {
+    backend.free(out);
+    throw e;
+  }
+  return new Tensor(shape, first.dtype, first.device, new Storage(backend, out, bytes));
+}
