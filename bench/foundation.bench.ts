@@ -29,7 +29,7 @@ const cases: Case<KernelName>[] = [];
 for (const n of [64, 128, 256]) cases.push({ name: `matmul ${n}^3`, kernel: 'matmul', params: { m: n, k: n, n }, inputs: [n * n, n * n], out: n * n, flops: 2 * n ** 3 });
 const N = 1 << 20;
 cases.push({ name: 'add 1M', kernel: 'binary', params: { op: 'add', ...collapseBroadcast([N], [N], [N]) }, inputs: [N, N], out: N, flops: N });
-cases.push({ name: 'sum 1M', kernel: 'sum', params: { outer: 1, reduce: N, inner: 1 }, inputs: [N], out: 1, flops: N });
+cases.push({ name: 'sum 1M', kernel: 'reduce', params: { op: 'sum', outer: 1, reduce: N, inner: 1 }, inputs: [N], out: 1, flops: N });
 
 const bench = new Bench({ time: 400, iterations: 5, warmup: true, warmupIterations: 3 });
 const meta: Record<string, { flops: number; engine: string; case: string }> = {};

@@ -10,6 +10,7 @@
 import type { BinaryOp, UnaryOp } from '../ops/elementwise-spec.js';
 
 export type DeviceKind = 'cpu' | 'gpu' | 'ref';
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
 
 /** Params of each kernel, in elements. Every backend implements every kernel in this table. */
 export interface KernelParams {
@@ -17,8 +18,12 @@ export interface KernelParams {
   binary: { op: BinaryOp; shape: number[]; aStrides: number[]; bStrides: number[] };
   /** out[i] = op(x[i]) for i < size. */
   unary: { op: UnaryOp; size: number };
-  /** x viewed as [outer, reduce, inner]; out[o, i] = sum over r of x[o, r, i]. reduce may be 0. */
-  sum: { outer: number; reduce: number; inner: number };
+  /**
+   * x (f32) viewed as [outer, reduce, inner] -> out[o, i] over r of x[o, r, i]. sum and mean
+   * accept reduce = 0 (out = 0 / NaN); max, min (NaN-propagating) and argmax, argmin (i32 out,
+   * first index, NaN counts as the extreme) need reduce >= 1.
+   */
+  reduce: { op: ReduceOp; outer: number; reduce: number; inner: number };
   /** Row-major c[m, n] = a[m, k] @ b[k, n]. k may be 0 (c is zeros). */
   matmul: { m: number; k: number; n: number };
   /**

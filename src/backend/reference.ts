@@ -5,15 +5,16 @@
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 
-type Kernels = { [K in Exclude<KernelName, 'copy'>]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
+type Kernels = { [K in Exclude<KernelName, 'copy'>]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
 
-/** Reference buffers are plain bytes; kernels see them through f32 views. */
+/** Reference buffers are plain bytes; kernels view them by dtype. */
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+const i32 = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
 
 const kernels = {
-  binary(inp, out, { op, shape, aStrides, bStrides }) {
+  binary(inp, o, { op, shape, aStrides, bStrides }) {
     const f = BINARY[op].ref;
-    const [a, b] = inp;
+    const [a, b] = inp.map(f32), out = f32(o);
     const idx = new Array<number>(shape.length).fill(0);
     for (let i = 0; i < out.length; i++) {
       let ia = 0, ib = 0;
@@ -22,20 +23,33 @@ const kernels = {
       for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
     }
   },
-  unary([x], out, { op, size }) {
+  unary([xb], o, { op, size }) {
     const f = UNARY[op].ref;
+    const x = f32(xb), out = f32(o);
     for (let i = 0; i < size; i++) out[i] = f(x[i]);
   },
-  sum([x], out, { outer, reduce, inner }) {
+  reduce([xb], ob, { op, outer, reduce, inner }) {
+    const x = f32(xb), out = op === 'argmax' || op === 'argmin' ? i32(ob) : f32(ob);
+    const better = op === 'max' || op === 'argmax' ? (w: number, s: number) => w > s : (w: number, s: number) => w < s;
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
-        let s = 0;
-        for (let r = 0; r < reduce; r++) s += x[(o * reduce + r) * inner + i];
-        out[o * inner + i] = s;
+        const at = (r: number) => x[(o * reduce + r) * inner + i];
+        let s = 0, arg = 0;
+        if (op === 'sum' || op === 'mean') {
+          for (let r = 0; r < reduce; r++) s += at(r);
+          if (op === 'mean') s /= reduce;
+        } else {
+          s = at(0);
+          for (let r = 1; r < reduce && !Number.isNaN(s); r++) {
+            if (Number.isNaN(at(r)) || better(at(r), s)) { s = at(r); arg = r; }
+          }
+        }
+        out[o * inner + i] = op === 'argmax' || op === 'argmin' ? arg : s;
       }
     }
   },
-  matmul([a, b], c, { m, k, n }) {
+  matmul(inp, cb, { m, k, n }) {
+    const [a, b] = inp.map(f32), c = f32(cb);
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let s = 0;
@@ -66,7 +80,7 @@ export class ReferenceBackend implements Backend<Uint8Array> {
   async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
     if (kernel === 'copy') return copyBytes(inputs[0], output, params as KernelParams['copy']);
-    (kernels[kernel as Exclude<K, 'copy'>] as Kernels[Exclude<K, 'copy'>])(inputs.map(f32), f32(output), params as never);
+    (kernels[kernel as Exclude<K, 'copy'>] as Kernels[Exclude<K, 'copy'>])(inputs, output, params as never);
   }
   destroy(): void {}
 }

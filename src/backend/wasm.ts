@@ -80,7 +80,11 @@ export class WasmBackend implements Backend<WasmBuf> {
       this.fn(`f32_${op}`)(a.ptr, b.ptr, o.ptr, this.scratch, rank);
     },
     unary: ([x], o, { op, size }) => { this.fn(`f32_${op}`)(x.ptr, o.ptr, size); },
-    sum: ([x], o, { outer, reduce, inner }) => { this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner); },
+    reduce: ([x], o, { op, outer, reduce, inner }) => {
+      if (op === 'sum' || op === 'mean') this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner, op === 'mean' ? reduce : 1);
+      else if (op === 'max' || op === 'min') this.fn('f32_extreme')(x.ptr, o.ptr, outer, reduce, inner, op === 'max' ? 1 : 0);
+      else this.x.f32_argextreme(x.ptr, o.ptr, outer, reduce, inner, op === 'argmax' ? 1 : 0);
+    },
     matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
     copy: ([x], o, { itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }) => {
       this.i32().set([...shape, ...srcStrides, ...dstStrides], this.scratch >>> 2);

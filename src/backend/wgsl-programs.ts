@@ -6,7 +6,7 @@
 import { WGSL } from '../gen/wgsl.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import { DeviceError } from '../errors.js';
-import type { KernelName, KernelParams } from './backend.js';
+import type { KernelName, KernelParams, ReduceOp } from './backend.js';
 
 export interface Program {
   /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
@@ -27,6 +27,14 @@ export function grid1d(groups: number, lim: GridLimits): [number, number, number
 }
 
 const WG = 256;
+
+/** Identity and fold of each reduction the WGSL reduce kernel implements. */
+const REDUCE_WGSL: Partial<Record<ReduceOp, { identity: number; combine: string }>> = {
+  sum: { identity: 0, combine: 'a + b' },
+  mean: { identity: 0, combine: 'a + b' },
+  max: { identity: -Infinity, combine: 'max(a, b)' },
+  min: { identity: Infinity, combine: 'min(a, b)' },
+};
 const splice = (tmpl: string, expr: string) => tmpl.replaceAll('{{EXPR}}', expr);
 
 type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Program };
@@ -50,10 +58,17 @@ export const PROGRAMS = {
   unary({ op, size }, lim) {
     return { key: { kernel: 'unary', op }, code: splice(WGSL.unary, UNARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(size / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
   },
-  sum({ outer, reduce, inner }, lim) {
-    const uniforms = new Uint32Array([outer, reduce, inner, 0]);
-    if (inner === 1) return { key: { kernel: 'sum', entry: 'rows' }, code: WGSL.sum, entry: 'rows', grid: grid1d(outer, lim), uniforms };
-    return { key: { kernel: 'sum', entry: 'cols' }, code: WGSL.sum, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
+  reduce({ op, outer, reduce, inner }, lim) {
+    const fold = REDUCE_WGSL[op];
+    if (!fold) throw new DeviceError(`gpu: ${op} is not implemented on gpu yet`);
+    const uniforms = new Uint32Array([outer, reduce, inner, 0, 0, 0, 0, 0]);
+    const asF32 = new Float32Array(uniforms.buffer);
+    asF32[3] = op === 'mean' ? reduce : 1;
+    asF32[4] = fold.identity;
+    const code = WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine);
+    const kind = op === 'mean' ? 'sum' : op; // mean is sum with a divisor: one pipeline
+    if (inner === 1) return { key: { kernel: 'reduce', op: kind, entry: 'rows' }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms };
+    return { key: { kernel: 'reduce', op: kind, entry: 'cols' }, code, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
   },
   matmul({ m, k, n }) {
     return { key: { kernel: 'matmul', variant: 'tiled16' }, code: WGSL.matmul_tiled, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), 1], uniforms: new Uint32Array([m, k, n, 0]) };

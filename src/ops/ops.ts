@@ -5,7 +5,7 @@
  */
 import { ShapeError } from '../errors.js';
 import { type DType, type Shape, fmtShape, normAxis, numel } from '../dtype.js';
-import type { KernelName, KernelParams } from '../backend/backend.js';
+import type { KernelName, KernelParams, ReduceOp } from '../backend/backend.js';
 import { broadcastShapes, collapseBroadcast } from './broadcast.js';
 import type { BinaryOp, UnaryOp } from './elementwise-spec.js';
 
@@ -17,7 +17,7 @@ export interface Plan<K extends KernelName = KernelName> {
   dtype?: DType;
 }
 
-export interface SumAttrs { axis?: number; keepDims?: boolean }
+export interface ReduceAttrs { axis?: number; keepDims?: boolean }
 
 interface Row<A> {
   arity: number;
@@ -36,6 +36,24 @@ function binary(op: BinaryOp): Row<void> {
   };
 }
 
+/** One reduction along an axis (or over everything when axis is omitted). */
+function reduction(op: ReduceOp): Row<ReduceAttrs> {
+  const needsElements = op !== 'sum' && op !== 'mean';
+  return {
+    arity: 1,
+    plan([x], { axis, keepDims = false }) {
+      const ax = axis === undefined ? null : normAxis(axis, x.length, op);
+      const extent = ax === null ? numel(x) : x[ax];
+      if (needsElements && extent === 0) throw new ShapeError(`${op}: cannot reduce an empty axis (shape ${fmtShape(x)})`);
+      const shape = ax === null ? (keepDims ? x.map(() => 1) : []) : keepDims ? x.map((d, i) => (i === ax ? 1 : d)) : x.filter((_, i) => i !== ax);
+      const params = ax === null
+        ? { op, outer: 1, reduce: numel(x), inner: 1 }
+        : { op, outer: numel(x.slice(0, ax)), reduce: x[ax], inner: numel(x.slice(ax + 1)) };
+      return { shape, kernel: 'reduce', params, dtype: op === 'argmax' || op === 'argmin' ? 'i32' : undefined };
+    },
+  };
+}
+
 function unary(op: UnaryOp): Row<void> {
   return { arity: 1, plan: ([x]) => ({ shape: x, kernel: 'unary', params: { op, size: numel(x) } }) };
 }
@@ -44,17 +62,12 @@ export const OPS = {
   add: binary('add'),
   mul: binary('mul'),
   relu: unary('relu'),
-  sum: {
-    arity: 1,
-    plan([x], { axis, keepDims = false }: SumAttrs) {
-      if (axis === undefined) {
-        return { shape: keepDims ? x.map(() => 1) : [], kernel: 'sum', params: { outer: 1, reduce: numel(x), inner: 1 } };
-      }
-      const ax = normAxis(axis, x.length, 'sum');
-      const shape = keepDims ? x.map((d, i) => (i === ax ? 1 : d)) : x.filter((_, i) => i !== ax);
-      return { shape, kernel: 'sum', params: { outer: numel(x.slice(0, ax)), reduce: x[ax], inner: numel(x.slice(ax + 1)) } };
-    },
-  } satisfies Row<SumAttrs>,
+  sum: reduction('sum'),
+  mean: reduction('mean'),
+  max: reduction('max'),
+  min: reduction('min'),
+  argmax: reduction('argmax'),
+  argmin: reduction('argmin'),
   matmul: {
     arity: 2,
     plan([a, b]) {

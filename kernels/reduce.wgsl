@@ -1,4 +1,7 @@
-// Sum along one axis; X is viewed as [outer, reduce, inner], Out as [outer, inner].
+// Reduction along one axis; X is viewed as [outer, reduce, inner], Out as [outer, inner].
+// {{COMBINE}} folds b into a (a + b, max(a, b), ...); P.identity is its identity (0, -inf,
+// +inf), passed at run time because WGSL rejects infinite constant expressions. The result is
+// divided by P.divisor (1, or reduce for mean, as PyTorch divides).
 // rows: inner == 1. One workgroup per output; 256 invocations stride over the row, then a
 //       tree in workgroup memory. (Subgroup reductions come with the WGSL kernel issue.)
 // cols: inner > 1. One invocation per output, walking down the reduced axis; neighbouring
@@ -8,7 +11,11 @@ struct Params {
   outer: u32,
   reduce: u32,
   inner: u32,
-  _pad: u32,
+  divisor: f32,
+  identity: f32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -17,6 +24,10 @@ struct Params {
 
 var<workgroup> partial: array<f32, 256>;
 
+fn combine(a: f32, b: f32) -> f32 {
+  return {{COMBINE}};
+}
+
 @compute @workgroup_size(256)
 fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -24,20 +35,20 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (o >= P.outer) {
     return;
   }
-  var s = 0.0;
+  var s: f32 = P.identity;
   for (var r = lid.x; r < P.reduce; r += 256u) {
-    s += X[o * P.reduce + r];
+    s = combine(s, X[o * P.reduce + r]);
   }
   partial[lid.x] = s;
   workgroupBarrier();
   for (var w = 128u; w > 0u; w = w >> 1u) {
     if (lid.x < w) {
-      partial[lid.x] += partial[lid.x + w];
+      partial[lid.x] = combine(partial[lid.x], partial[lid.x + w]);
     }
     workgroupBarrier();
   }
   if (lid.x == 0u) {
-    Out[o] = partial[0];
+    Out[o] = partial[0] / P.divisor;
   }
 }
 
@@ -49,9 +60,9 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   let o = t / P.inner;
   let i = t % P.inner;
-  var s = 0.0;
+  var s: f32 = P.identity;
   for (var r = 0u; r < P.reduce; r++) {
-    s += X[(o * P.reduce + r) * P.inner + i];
+    s = combine(s, X[(o * P.reduce + r) * P.inner + i]);
   }
-  Out[t] = s;
+  Out[t] = s / P.divisor;
 }
