@@ -5,6 +5,8 @@ export * from './gen/elementwise';
 export * from './reduce';
 export * from './matmul';
 export * from './copy';
+export * from './softmax';
+export * from './gather';
 
 export function heapBase(): usize {
   return __heap_base;

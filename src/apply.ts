@@ -10,13 +10,17 @@ import { Storage, Tensor } from './tensor.js';
 
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const row = OPS[op];
-  if (inputs.length !== row.arity) throw new TandemError(`${op}: expects ${row.arity} tensor(s), got ${inputs.length}`);
+  const [lo, hi] = typeof row.arity === 'number' ? [row.arity, row.arity] : row.arity;
+  if (inputs.length < lo || inputs.length > hi) throw new TandemError(`${op}: expects ${lo === hi ? lo : `${lo} to ${hi}`} tensor(s), got ${inputs.length}`);
   checkInputs(op, inputs);
-  const accepted: readonly DType[] = ('dtypes' in row && row.dtypes) || ['f32'];
-  for (const t of inputs) {
-    if (!accepted.includes(t.dtype)) throw new DTypeError(`${op}: dtype ${t.dtype} is not supported (supported: ${accepted.join(', ')})`);
-  }
-  const plan = (row.plan as (s: Shape[], a: unknown) => Plan)(inputs.map((t) => t.shape), attrs ?? {});
+  const spec = ('dtypes' in row && row.dtypes) || ['f32'];
+  inputs.forEach((t, i) => {
+    const accepted = (Array.isArray(spec[0]) ? spec[i] : spec) as readonly DType[];
+    if (!accepted.includes(t.dtype)) {
+      throw new DTypeError(`${op}: dtype ${t.dtype}${inputs.length > 1 ? ` of argument ${i}` : ''} is not supported (supported: ${accepted.join(', ')})`);
+    }
+  });
+  const plan = (row.plan as (s: Shape[], a: unknown, d: DType[]) => Plan)(inputs.map((t) => t.shape), attrs ?? {}, inputs.map((t) => t.dtype));
   return run(op, inputs, plan);
 }
 

@@ -25,6 +25,9 @@ export class DeviceError extends TandemError {}
 /** WebGPU reported a validation or internal error for work Tandem submitted. */
 export class GPUKernelError extends TandemError {}
 
+/** An index (a label, a gather index, a one-hot class) outside the range it indexes. */
+export class IndexError extends TandemError {}
+
 /** A device cannot hold an allocation of the requested size. */
 export class OutOfMemoryError extends TandemError {}
 

@@ -11,6 +11,7 @@ export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime
 export { Tensor } from './tensor.js';
 export { tensor, zeros, ones, randn, type CreateOptions } from './create.js';
 export { reshape, permute, transpose, slice, narrow, contiguous, concat, concat as cat } from './ops/views.js';
+export { softmax, logSoftmax, layerNorm, crossEntropy, indexSelect, embedding, oneHot, type LayerNormOptions, type CrossEntropyOptions } from './ops/nn.js';
 export { DTYPES, MAX_RANK, type DType, type HostArray, type HostArrayOf, type Shape } from './dtype.js';
 export type { DeviceKind as Device } from './backend/backend.js';
 export type { GPUInfo } from './backend/acquire.js';

@@ -32,6 +32,22 @@ export interface KernelParams {
    * elements. Elements of out not addressed are left as they are.
    */
   copy: { itemBytes: 1 | 2 | 4; shape: number[]; srcStrides: number[]; dstStrides: number[]; srcOffset: number; dstOffset: number };
+  /** softmax or log-softmax of each contiguous f32 row of n (n >= 1). */
+  softmax: { rows: number; n: number; log: boolean };
+  /** Layer norm of each contiguous f32 row of n; inputs [x, weight?, bias?] (n-vectors). */
+  layerNorm: { rows: number; n: number; eps: number; weight: boolean; bias: boolean };
+  /**
+   * Per-row cross-entropy of f32 logits [rows, classes] against i32 labels [rows], with label
+   * smoothing. A label outside [0, classes) is an IndexError, thrown by run().
+   */
+  crossEntropy: { rows: number; classes: number; smoothing: number };
+  /**
+   * out[o, j, :] = table[o, idx[j], :], table viewed as [outer, axisLen, inner] items of
+   * itemBytes, idx i32 [count]. An index outside [0, axisLen) is an IndexError.
+   */
+  gather: { outer: number; axisLen: number; inner: number; count: number; itemBytes: 1 | 2 | 4 };
+  /** out [n, classes] of 4-byte items: oneBits at idx[i] in row i, 0 elsewhere; IndexError outside. */
+  oneHot: { n: number; classes: number; oneBits: number };
 }
 export type KernelName = keyof KernelParams;
 

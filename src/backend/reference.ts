@@ -2,6 +2,7 @@
  * The reference backend: plain TypeScript, accumulating in f64, storing f32. It is the oracle
  * every other backend is tested against, so it is written for obviousness, not speed.
  */
+import { IndexError } from '../errors.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 
@@ -56,6 +57,56 @@ const kernels = {
         for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
         c[i * n + j] = s;
       }
+    }
+  },
+  softmax([xb], ob, { rows, n, log }) {
+    const x = f32(xb), out = f32(ob);
+    for (let r = 0; r < rows; r++) {
+      const row = x.subarray(r * n, r * n + n);
+      const m = row.reduce((a, v) => (Number.isNaN(a) || v > a || Number.isNaN(v) ? v : a), -Infinity);
+      const s = row.reduce((a, v) => a + Math.exp(v - m), 0);
+      for (let i = 0; i < n; i++) out[r * n + i] = log ? row[i] - m - Math.log(s) : Math.exp(row[i] - m) / s;
+    }
+  },
+  layerNorm([xb, ...rest], ob, { rows, n, eps, weight, bias }) {
+    const x = f32(xb), out = f32(ob);
+    const g = weight ? f32(rest[0]) : null, b = bias ? f32(rest[weight ? 1 : 0]) : null;
+    for (let r = 0; r < rows; r++) {
+      let mean = 0, v = 0;
+      for (let i = 0; i < n; i++) mean += x[r * n + i];
+      mean /= n;
+      for (let i = 0; i < n; i++) v += (x[r * n + i] - mean) ** 2;
+      const rstd = 1 / Math.sqrt(v / n + eps);
+      for (let i = 0; i < n; i++) out[r * n + i] = (x[r * n + i] - mean) * rstd * (g ? g[i] : 1) + (b ? b[i] : 0);
+    }
+  },
+  crossEntropy([xb, lb], ob, { rows, classes, smoothing }) {
+    const x = f32(xb), labels = i32(lb), out = f32(ob);
+    for (let r = 0; r < rows; r++) {
+      const y = labels[r];
+      if (!(y >= 0 && y < classes)) throw new IndexError(`crossEntropy: label ${y} at index ${r} is outside [0, ${classes})`);
+      const row = x.subarray(r * classes, (r + 1) * classes);
+      const m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+      const meanX = row.reduce((a, v) => a + v, 0) / classes;
+      out[r] = lse - (1 - smoothing) * row[y] - smoothing * meanX;
+    }
+  },
+  gather([tb, ib], ob, { outer, axisLen, inner, count, itemBytes }) {
+    const idx = i32(ib), slab = inner * itemBytes;
+    idx.subarray(0, count).forEach((k, j) => {
+      if (!(k >= 0 && k < axisLen)) throw new IndexError(`gather: index ${k} at position ${j} is outside [0, ${axisLen})`);
+    });
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < count; j++) ob.set(tb.subarray((o * axisLen + idx[j]) * slab, (o * axisLen + idx[j] + 1) * slab), (o * count + j) * slab);
+    }
+  },
+  oneHot([ib], ob, { n, classes, oneBits }) {
+    const idx = i32(ib), out = new Uint32Array(ob.buffer, ob.byteOffset, n * classes);
+    out.fill(0);
+    for (let i = 0; i < n; i++) {
+      if (!(idx[i] >= 0 && idx[i] < classes)) throw new IndexError(`oneHot: class ${idx[i]} at index ${i} is outside [0, ${classes})`);
+      out[i * classes + idx[i]] = oneBits;
     }
   },
 } satisfies Kernels;

@@ -5,7 +5,7 @@
  * (the worker pool comes with the CPU kernel issue), so the seam's ordering holds trivially.
  */
 import { FreeListHeap } from '../alloc/heap.js';
-import { OutOfMemoryError } from '../errors.js';
+import { IndexError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 
 const PAGE = 65536;
@@ -86,6 +86,23 @@ export class WasmBackend implements Backend<WasmBuf> {
       else this.x.f32_argextreme(x.ptr, o.ptr, outer, reduce, inner, op === 'argmax' ? 1 : 0);
     },
     matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
+    softmax: ([x], o, { rows, n, log }) => { this.fn('f32_softmax_rows')(x.ptr, o.ptr, rows, n, log ? 1 : 0); },
+    layerNorm: ([x, ...rest], o, { rows, n, eps, weight, bias }) => {
+      const g = weight ? rest[0].ptr : 0, b = bias ? rest[weight ? 1 : 0].ptr : 0;
+      this.fn('f32_layernorm')(x.ptr, o.ptr, g, b, rows, n, eps);
+    },
+    crossEntropy: ([x, labels], o, { rows, classes, smoothing }) => {
+      const bad = this.x.f32_cross_entropy(x.ptr, labels.ptr, o.ptr, rows, classes, smoothing) as number;
+      if (bad >= 0) throw new IndexError(`crossEntropy: label ${this.i32()[(labels.ptr >>> 2) + bad]} at index ${bad} is outside [0, ${classes})`);
+    },
+    gather: ([table, idx], o, { outer, axisLen, inner, count, itemBytes }) => {
+      const bad = this.x.gather(table.ptr, idx.ptr, o.ptr, outer, axisLen, inner, count, itemBytes) as number;
+      if (bad >= 0) throw new IndexError(`gather: index ${this.i32()[(idx.ptr >>> 2) + bad]} at position ${bad} is outside [0, ${axisLen})`);
+    },
+    oneHot: ([idx], o, { n, classes, oneBits }) => {
+      const bad = this.x.one_hot(idx.ptr, o.ptr, n, classes, oneBits) as number;
+      if (bad >= 0) throw new IndexError(`oneHot: class ${this.i32()[(idx.ptr >>> 2) + bad]} at index ${bad} is outside [0, ${classes})`);
+    },
     copy: ([x], o, { itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }) => {
       this.i32().set([...shape, ...srcStrides, ...dstStrides], this.scratch >>> 2);
       this.x.copy_strided(x.ptr + srcOffset * itemBytes, o.ptr + dstOffset * itemBytes, this.scratch, shape.length, itemBytes);

@@ -4,7 +4,7 @@
  * Gradient rules join each row with the autograd issue.
  */
 import { ShapeError } from '../errors.js';
-import { type DType, type Shape, fmtShape, normAxis, numel } from '../dtype.js';
+import { type DType, ITEM_BYTES, type Shape, fmtShape, normAxis, numel } from '../dtype.js';
 import type { KernelName, KernelParams, ReduceOp } from '../backend/backend.js';
 import { broadcastShapes, collapseBroadcast } from './broadcast.js';
 import type { BinaryOp, UnaryOp } from './elementwise-spec.js';
@@ -20,11 +20,14 @@ export interface Plan<K extends KernelName = KernelName> {
 export interface ReduceAttrs { axis?: number; keepDims?: boolean }
 
 interface Row<A> {
-  arity: number;
-  /** Input dtypes the kernels handle; f32 only when absent. */
-  dtypes?: readonly DType[];
-  plan(shapes: Shape[], attrs: A): Plan;
+  /** How many tensors it takes: exactly, or [min, max]. */
+  arity: number | readonly [number, number];
+  /** Input dtypes the kernels handle, for every input or per position; f32 only when absent. */
+  dtypes?: readonly DType[] | readonly (readonly DType[])[];
+  plan(shapes: Shape[], attrs: A, dtypes: DType[]): Plan;
 }
+
+const ANY: readonly DType[] = ['f32', 'f16', 'i32', 'u8', 'bool'];
 
 function binary(op: BinaryOp): Row<void> {
   return {
@@ -80,6 +83,59 @@ export const OPS = {
       return { shape: [a[0], b[1]], kernel: 'matmul', params: { m: a[0], k: a[1], n: b[1] } };
     },
   } satisfies Row<void>,
+  softmaxLast: {
+    arity: 1,
+    plan: ([x], { log }: { log: boolean }) => {
+      const n = x.length === 0 ? 1 : x[x.length - 1];
+      return { shape: x, kernel: 'softmax', params: { rows: n === 0 ? 0 : numel(x) / n, n, log } };
+    },
+  } satisfies Row<{ log: boolean }>,
+  layerNorm: {
+    arity: [1, 3],
+    plan(shapes, { normalized, eps, weight, bias }: LayerNormAttrs) {
+      const [x] = shapes;
+      const k = normalized.length;
+      if (k === 0 || k > x.length || normalized.some((d, i) => d !== x[x.length - k + i])) {
+        throw new ShapeError(`layerNorm: normalized shape ${fmtShape(normalized)} is not the trailing shape of ${fmtShape(x)}`);
+      }
+      for (const s of shapes.slice(1)) {
+        if (fmtShape(s) !== fmtShape(normalized)) throw new ShapeError(`layerNorm: weight and bias must have shape ${fmtShape(normalized)}, got ${fmtShape(s)}`);
+      }
+      const n = numel(normalized);
+      return { shape: x, kernel: 'layerNorm', params: { rows: n === 0 ? 0 : numel(x) / n, n, eps, weight, bias } };
+    },
+  } satisfies Row<LayerNormAttrs>,
+  crossEntropy: {
+    arity: 2,
+    dtypes: [['f32'], ['i32']],
+    plan([logits, labels], { smoothing }: { smoothing: number }) {
+      if (logits.length !== 2 || labels.length !== 1 || labels[0] !== logits[0]) {
+        throw new ShapeError(`crossEntropy: expects logits [N, C] and i32 labels [N], got ${fmtShape(logits)} and ${fmtShape(labels)}`);
+      }
+      if (logits[1] === 0 && logits[0] > 0) throw new ShapeError(`crossEntropy: logits ${fmtShape(logits)} have no classes`);
+      return { shape: [logits[0]], kernel: 'crossEntropy', params: { rows: logits[0], classes: logits[1], smoothing } };
+    },
+  } satisfies Row<{ smoothing: number }>,
+  gather: {
+    arity: 2,
+    dtypes: [ANY, ['i32']],
+    plan([table, idx], { axis }: { axis: number }, [dtype]) {
+      const ax = normAxis(axis, table.length, 'indexSelect');
+      const shape = [...table.slice(0, ax), ...idx, ...table.slice(ax + 1)];
+      const itemBytes = ITEM_BYTES[dtype] as 1 | 2 | 4;
+      return { shape, kernel: 'gather', params: { outer: numel(table.slice(0, ax)), axisLen: table[ax], inner: numel(table.slice(ax + 1)), count: numel(idx), itemBytes } };
+    },
+  } satisfies Row<{ axis: number }>,
+  oneHot: {
+    arity: 1,
+    dtypes: ['i32'],
+    plan([idx], { classes, dtype }: { classes: number; dtype: 'i32' | 'f32' }) {
+      if (!Number.isInteger(classes) || classes < 1) throw new ShapeError(`oneHot: numClasses must be a positive integer, got ${classes}`);
+      return { shape: [...idx, classes], kernel: 'oneHot', params: { n: numel(idx), classes, oneBits: dtype === 'f32' ? 0x3f800000 : 1 }, dtype };
+    },
+  } satisfies Row<{ classes: number; dtype: 'i32' | 'f32' }>,
 } satisfies Record<string, Row<never>>;
+
+export interface LayerNormAttrs { normalized: Shape; eps: number; weight: boolean; bias: boolean }
 
 export type OpName = keyof typeof OPS;

@@ -1,0 +1,146 @@
+// Row-wise normalisations: softmax / log-softmax, layer norm, and cross-entropy from logits.
+// Rows are contiguous (the op layer makes them so); f32 throughout. exp and log are AS's
+// scalar Mathf versions for now; the vectorised ones of assembly/math.ts replace them when the
+// elementwise suite lands.
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/** Largest value of a contiguous row (NaN propagates). n >= 1. */
+function rowMax(p: usize, n: i32): f32 {
+  let m = load<f32>(p), i = 1;
+  if (n >= 4) {
+    let v = v128.load(p);
+    for (i = 4; i + 4 <= n; i += 4) v = f32x4.max(v, v128.load(p + (<usize>i << 2)));
+    m = max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+  }
+  for (; i < n; i++) m = max(m, load<f32>(p + (<usize>i << 2)));
+  return m;
+}
+
+/** Sum of a contiguous row, four f32x4 accumulators. */
+function rowSum(p: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), i = 0;
+  for (; i + 8 <= n; i += 8) {
+    a0 = f32x4.add(a0, v128.load(p + (<usize>i << 2)));
+    a1 = f32x4.add(a1, v128.load(p + (<usize>i << 2), 16));
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; i < n; i++) s += load<f32>(p + (<usize>i << 2));
+  return s;
+}
+
+/** softmax (isLog = 0) or log-softmax (1) of each contiguous row of n. n >= 1. */
+export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
+    const m = rowMax(px, n);
+    // out holds exp(x - m) first; then it is scaled (softmax) or rewritten (log-softmax).
+    for (let i = 0; i < n; i++) store<f32>(po + (<usize>i << 2), Mathf.exp(load<f32>(px + (<usize>i << 2)) - m));
+    const s = rowSum(po, n);
+    if (isLog) {
+      const shift = f32x4.splat(m + Mathf.log(s));
+      let i = 0;
+      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.sub(v128.load(px + (<usize>i << 2)), shift));
+      const sh = m + Mathf.log(s);
+      for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(px + (<usize>i << 2)) - sh);
+    } else {
+      const vs = f32x4.splat(s);
+      let i = 0;
+      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.div(v128.load(po + (<usize>i << 2)), vs));
+      for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(po + (<usize>i << 2)) / s);
+    }
+  }
+}
+
+/** Scalar twin of f32_softmax_rows. */
+export function f32_softmax_rows__scalar(x: usize, out: usize, rows: i32, n: i32, isLog: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
+    let m = load<f32>(px);
+    for (let i = 1; i < n; i++) m = max(m, load<f32>(px + (<usize>i << 2)));
+    let s: f32 = 0;
+    for (let i = 0; i < n; i++) { const e = Mathf.exp(load<f32>(px + (<usize>i << 2)) - m); store<f32>(po + (<usize>i << 2), e); s += e; }
+    const sh = m + Mathf.log(s);
+    for (let i = 0; i < n; i++) {
+      const q = <usize>i << 2;
+      store<f32>(po + q, isLog ? load<f32>(px + q) - sh : load<f32>(po + q) / s);
+    }
+  }
+}
+
+/**
+ * Layer norm over each contiguous row of n: y = (x - mean) / sqrt(var + eps) * g + b, with the
+ * biased variance computed in a second pass (more accurate than E[x^2] - mean^2). g and b are
+ * n-vectors, or 0 for none.
+ */
+export function f32_layernorm(x: usize, out: usize, g: usize, b: usize, rows: i32, n: i32, eps: f32): void {
+  for (let r = 0; r < rows; r++) {
+    const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
+    const mean = rowSum(px, n) / <f32>n;
+    const vm = f32x4.splat(mean);
+    let acc = f32x4.splat(0), i = 0;
+    for (; i + 4 <= n; i += 4) { const d = f32x4.sub(v128.load(px + (<usize>i << 2)), vm); acc = f32x4.add(acc, f32x4.mul(d, d)); }
+    let ss = hsum(acc);
+    for (; i < n; i++) { const d = load<f32>(px + (<usize>i << 2)) - mean; ss += d * d; }
+    const rstd: f32 = 1 / Mathf.sqrt(ss / <f32>n + eps);
+    const vr = f32x4.splat(rstd);
+    i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const q = <usize>i << 2;
+      let y = f32x4.mul(f32x4.sub(v128.load(px + q), vm), vr);
+      if (g) y = f32x4.mul(y, v128.load(g + q));
+      if (b) y = f32x4.add(y, v128.load(b + q));
+      v128.store(po + q, y);
+    }
+    for (; i < n; i++) {
+      const q = <usize>i << 2;
+      let y = (load<f32>(px + q) - mean) * rstd;
+      if (g) y *= load<f32>(g + q);
+      if (b) y += load<f32>(b + q);
+      store<f32>(po + q, y);
+    }
+  }
+}
+
+/** Scalar twin of f32_layernorm. */
+export function f32_layernorm__scalar(x: usize, out: usize, g: usize, b: usize, rows: i32, n: i32, eps: f32): void {
+  for (let r = 0; r < rows; r++) {
+    const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
+    let s: f32 = 0;
+    for (let i = 0; i < n; i++) s += load<f32>(px + (<usize>i << 2));
+    const mean = s / <f32>n;
+    let ss: f32 = 0;
+    for (let i = 0; i < n; i++) { const d = load<f32>(px + (<usize>i << 2)) - mean; ss += d * d; }
+    const rstd: f32 = 1 / Mathf.sqrt(ss / <f32>n + eps);
+    for (let i = 0; i < n; i++) {
+      const q = <usize>i << 2;
+      let y = (load<f32>(px + q) - mean) * rstd;
+      if (g) y *= load<f32>(g + q);
+      if (b) y += load<f32>(b + q);
+      store<f32>(po + q, y);
+    }
+  }
+}
+
+/**
+ * Cross-entropy of each row of logits [rows, c] against an i32 label per row, with label
+ * smoothing eps: loss = lse - (1 - eps) x[y] - eps mean(x), lse = log(sum(exp(x))).
+ * Returns -1, or the first row whose label is outside [0, c) (its loss is left unwritten).
+ */
+export function f32_cross_entropy(x: usize, labels: usize, out: usize, rows: i32, c: i32, eps: f32): i32 {
+  for (let r = 0; r < rows; r++) {
+    const y = load<i32>(labels + (<usize>r << 2));
+    if (y < 0 || y >= c) return r;
+    const px = x + (<usize>r * <usize>c << 2);
+    const m = rowMax(px, c);
+    let s: f32 = 0;
+    for (let i = 0; i < c; i++) s += Mathf.exp(load<f32>(px + (<usize>i << 2)) - m);
+    const lse = m + Mathf.log(s);
+    const meanX = eps != 0 ? rowSum(px, c) / <f32>c : 0;
+    store<f32>(out + (<usize>r << 2), lse - (1 - eps) * load<f32>(px + (<usize>y << 2)) - eps * meanX);
+  }
+  return -1;
+}
