@@ -15,12 +15,18 @@ const t0 = performance.now();
 // 1. AssemblyScript kernels from the spec table, then Wasm.
 await import('./gen-assembly.ts');
 mkdirSync(at('build'), { recursive: true });
-execFileSync(process.execPath, [at('node_modules/assemblyscript/bin/asc.js').pathname, '--config', 'asconfig.json', '--target', 'simd'], { cwd: root, stdio: 'inherit' });
+// One binary per asconfig target: 'simd' (private memory) and 'simd-threads' (imports a shared
+// memory for the worker pool); the same kernels in both.
+for (const target of ['simd', 'simd-threads']) {
+  execFileSync(process.execPath, [at('node_modules/assemblyscript/bin/asc.js').pathname, '--config', 'asconfig.json', '--target', target], { cwd: root, stdio: 'inherit' });
+}
 const wasm = readFileSync(at('build/tandem.simd.wasm'));
+const wasmThreads = readFileSync(at('build/tandem.simd-threads.wasm'));
 
 // 2. Wasm and WGSL as modules.
 mkdirSync(at('src/gen'), { recursive: true });
-writeFileSync(at('src/gen/wasm.ts'), `${STAMP}export const WASM_SIMD_BASE64 =\n  '${wasm.toString('base64')}';\n`);
+writeFileSync(at('src/gen/wasm.ts'), `${STAMP}export const WASM_SIMD_BASE64 =\n  '${wasm.toString('base64')}';\n` +
+  `export const WASM_SIMD_THREADS_BASE64 =\n  '${wasmThreads.toString('base64')}';\n`);
 const wgsl = readdirSync(at('kernels')).filter((f) => f.endsWith('.wgsl')).sort();
 const entries = wgsl.map((f) => `  ${f.replace(/\.wgsl$/, '')}: ${JSON.stringify(readFileSync(at(`kernels/${f}`), 'utf8'))},`);
 writeFileSync(at('src/gen/wgsl.ts'), `${STAMP}export const WGSL = {\n${entries.join('\n')}\n} as const;\n`);
@@ -39,6 +45,7 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(at('build/tandem.simd.wasm'), at('dist/tandem.simd.wasm'));
+copyFileSync(at('build/tandem.simd-threads.wasm'), at('dist/tandem.simd-threads.wasm'));
 
 // 4. Declarations.
 execFileSync(process.execPath, [at('node_modules/typescript/bin/tsc').pathname, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });

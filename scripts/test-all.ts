@@ -51,6 +51,7 @@ async function bundleTests(platform: 'neutral' | 'browser', outfile: string): Pr
     'const { exec } = await import("uvu");',
     ...files.map((f) => `g.UVU_QUEUE.push([${JSON.stringify(f)}]); g.UVU_INDEX = g.UVU_QUEUE.length - 1; await import("../tests/${f}");`),
     'await exec();',
+    '(await import("../src/index.ts")).shutdown(); // stop worker pools: Deno waits for live workers',
     'console.log("TANDEM_TESTS_DONE");',
   ].join('\n'));
   await build({

@@ -10,7 +10,8 @@ import { ReferenceBackend } from './backend/reference.js';
 import { WasmBackend } from './backend/wasm.js';
 import { WebGPUBackend } from './backend/webgpu.js';
 import { DeviceError, NotInitializedError, TandemError } from './errors.js';
-import { WASM_SIMD_BASE64 } from './gen/wasm.js';
+import { WASM_SIMD_BASE64, WASM_SIMD_THREADS_BASE64 } from './gen/wasm.js';
+import { WorkerPool, canShare, destroyPools } from './backend/pool.js';
 
 export interface InitOptions {
   /** 'auto' (default): use WebGPU when an adapter exists. true: require it. false: never. */
@@ -19,6 +20,13 @@ export interface InitOptions {
   wasm?: WebAssembly.Module;
   /** Use the f32x4 kernels (default) or their scalar twins. */
   simd?: boolean;
+  /**
+   * Threads for the cpu engine: a number, or 'auto' (one per core). Default 1. Needs
+   * SharedArrayBuffer (in pages: cross-origin isolation); without it Tandem runs on one thread
+   * and `info.cpu.threads` says so. With `wasm`, pass the threads build (tandem.simd-threads.wasm).
+   * In Deno, call `T.shutdown()` when done: its workers cannot be detached from the process.
+   */
+  threads?: number | 'auto';
 }
 
 export interface InitInfo {
@@ -49,8 +57,10 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
     throw new TandemError(`init: gpu must be 'auto', true or false, got ${JSON.stringify(gpuWanted)}`);
   }
   const simd = opts.simd ?? true;
-  if (!state || state.cpu.simd !== simd || opts.wasm) {
-    state = { cpu: new WasmBackend(await wasmModule(opts.wasm), { simd }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
+  const threads = wantedThreads(opts.threads);
+  if (!state || state.cpu.simd !== simd || opts.wasm || (opts.threads !== undefined && state.cpu.threads !== threads)) {
+    state?.cpu.destroy();
+    state = { cpu: await makeCpu(opts.wasm, simd, threads), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
   if (gpuWanted !== false && !state.gpu) {
@@ -65,12 +75,51 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   return info();
 }
 
-export async function wasmModule(given?: WebAssembly.Module): Promise<WebAssembly.Module> {
+function wantedThreads(t: InitOptions['threads']): number {
+  if (t === undefined) return 1;
+  if (t === 'auto') return hardwareThreads();
+  if (!Number.isInteger(t) || t < 1) throw new TandemError(`init: threads must be a positive integer or 'auto', got ${JSON.stringify(t)}`);
+  return t;
+}
+
+/** Cores: navigator.hardwareConcurrency (browsers, Deno), os.availableParallelism() in Node 20. */
+function hardwareThreads(): number {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?(): number } | undefined;
+  return Math.max(1, Math.min(16, nav?.hardwareConcurrency ?? os?.availableParallelism?.() ?? 1));
+}
+
+/** The cpu backend: a pool on shared memory when threads > 1 and this runtime can share. */
+export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, parallelMin?: number): Promise<WasmBackend> {
+  if (threads > 1 && canShare()) {
+    const module = await wasmModule(given, true);
+    const memory = sharedMemory();
+    const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
+    const pool = memory && (await WorkerPool.create(module, memory, names, threads));
+    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin });
+  }
+  return new WasmBackend(await wasmModule(given), { simd });
+}
+
+/** A shared memory as large as the platform lets us reserve (4 GiB, else 1 GiB). */
+function sharedMemory(): WebAssembly.Memory | null {
+  for (const maximum of [65536, 16384]) {
+    try {
+      return new WebAssembly.Memory({ initial: 16, maximum, shared: true });
+    } catch {
+      // try a smaller reservation
+    }
+  }
+  return null;
+}
+
+export async function wasmModule(given?: WebAssembly.Module, threads = false): Promise<WebAssembly.Module> {
   if (given !== undefined) {
     if (!(given instanceof WebAssembly.Module)) throw new TandemError('init: options.wasm must be a WebAssembly.Module');
     return given;
   }
-  const bytes = base64Bytes(WASM_SIMD_BASE64);
+  const bytes = base64Bytes(threads ? WASM_SIMD_THREADS_BASE64 : WASM_SIMD_BASE64);
   if (!WebAssembly.validate(bytes)) throw new TandemError('init: this runtime lacks WebAssembly SIMD, which Tandem needs');
   return WebAssembly.compile(bytes);
 }
@@ -84,7 +133,7 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
 
 export function info(): InitInfo {
   if (!state) throw new NotInitializedError('Tandem is not initialised: call `await T.init()` first');
-  return { cpu: { simd: state.cpu.simd, threads: 1 }, gpu: state.gpuInfo };
+  return { cpu: { simd: state.cpu.simd, threads: state.cpu.threads }, gpu: state.gpuInfo };
 }
 
 /** The backend for a device, or a typed error saying why there is none. */
@@ -99,9 +148,14 @@ export function backendFor(device: DeviceKind, op: string): Backend {
   throw new DeviceError(`${op}: unknown device ${JSON.stringify(device)}; use 'cpu', 'gpu' or 'ref'`);
 }
 
-/** Destroy the GPU device and drop every backend; tensors made before become unusable. */
+/**
+ * Destroy the GPU device, stop every worker thread, and drop every backend; tensors made
+ * before become unusable. Deno keeps running while a worker lives: call this at the end of a
+ * Deno program that used `threads`.
+ */
 export function shutdown(): void {
   state?.gpu?.destroy();
+  destroyPools();
   state = null;
   pending = null;
 }

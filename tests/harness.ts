@@ -48,3 +48,14 @@ export function mismatch(got: Float32Array, ref: Float32Array, bound: Float32Arr
 }
 
 export const F32_EPS = 2 ** -23;
+
+/**
+ * A cpu backend on 2 threads that splits every kernel, however small (parallelMin 1), so the
+ * pooled paths run at sizes 0, 1, primes and every tail. Null where threads are impossible.
+ */
+export async function threadedCpu(simd = true) {
+  const { makeCpu } = await import('../src/runtime.ts');
+  const { canShare } = await import('../src/backend/pool.ts');
+  if (!canShare()) return null;
+  return makeCpu(undefined, simd, 2, 1);
+}

@@ -12,13 +12,15 @@ import { WasmBackend } from '../src/backend/wasm.ts';
 import { backendFor, wasmModule } from '../src/runtime.ts';
 import { collapseBroadcast, broadcastShapes } from '../src/ops/broadcast.ts';
 import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../src/ops/elementwise-spec.ts';
-import { F32_EPS, REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
+import { F32_EPS, REQUIRE_GPU, RUNTIME, info, mismatch, randomData, threadedCpu } from './harness.ts';
 
 const ref = new ReferenceBackend();
 const module = await wasmModule();
+const threaded = await threadedCpu();
 const engines: [string, Backend | null][] = [
   ['wasm-simd', new WasmBackend(module, { simd: true })],
   ['wasm-scalar', new WasmBackend(module, { simd: false })],
+  ['wasm-simd-2threads', threaded],
   ['webgpu', info.gpu ? backendFor('gpu', 'test') : null],
 ];
 
@@ -45,10 +47,16 @@ const shapePairs: [number[], number[]][] = [
 for (const [name, be] of engines) {
   const gpu = name === 'webgpu';
   if (!be) {
-    test(`${RUNTIME}: ${name}: a WebGPU adapter exists`, () => {
-      if (REQUIRE_GPU) assert.unreachable('init() found no WebGPU adapter; set TANDEM_ALLOW_NO_GPU=1 to run without GPU tests');
+    test(`${RUNTIME}: ${name}: the engine exists`, () => {
+      if (name === 'webgpu' && REQUIRE_GPU) assert.unreachable('init() found no WebGPU adapter; set TANDEM_ALLOW_NO_GPU=1 to run without GPU tests');
+      if (name.includes('threads')) assert.unreachable('no SharedArrayBuffer here, so no worker pool');
     });
     continue;
+  }
+  if (name.includes('threads')) {
+    test(`${RUNTIME}: ${name}: the pool really has 2 threads`, () => {
+      assert.is((be as WasmBackend).threads, 2);
+    });
   }
 
   for (const op of Object.keys(BINARY) as BinaryOp[]) {

@@ -10,11 +10,13 @@ import type { Backend, KernelName, KernelParams } from '../src/backend/backend.t
 import { ReferenceBackend } from '../src/backend/reference.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { wasmModule } from '../src/runtime.ts';
-import { RUNTIME, mismatch, randomData } from './harness.ts';
+import { RUNTIME, mismatch, randomData, threadedCpu } from './harness.ts';
 
 const ref = new ReferenceBackend();
 const module = await wasmModule();
+const threaded = await threadedCpu();
 const engines: [string, Backend][] = [['wasm-simd', new WasmBackend(module)], ['wasm-scalar', new WasmBackend(module, { simd: false })]];
+if (threaded) engines.push(['wasm-simd-2threads', threaded]);
 
 async function run<K extends KernelName>(be: Backend, kernel: K, inputs: ArrayBufferView[], outBytes: number, p: KernelParams[K]) {
   const bufs = inputs.map((x) => { const b = be.alloc(x.byteLength); be.write(b, x); return b; });

@@ -10,7 +10,7 @@ import { ReferenceBackend } from '../src/backend/reference.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { backendFor, wasmModule } from '../src/runtime.ts';
 import { collapseCopy } from '../src/ops/layout.ts';
-import { REQUIRE_GPU, RUNTIME, info } from './harness.ts';
+import { REQUIRE_GPU, RUNTIME, info, threadedCpu } from './harness.ts';
 
 const devices: T.Device[] = info.gpu || REQUIRE_GPU ? ['ref', 'cpu', 'gpu'] : ['ref', 'cpu'];
 const iota = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -113,6 +113,7 @@ test(`${RUNTIME}: views: bad layouts are ShapeErrors that name the problem`, () 
 const module = await wasmModule();
 const copyEngines: [string, { alloc(n: number): unknown; write(b: unknown, d: ArrayBufferView): void; read(b: unknown, n: number): Promise<Uint8Array>; run(k: 'copy', i: unknown[], o: unknown, p: unknown): void; free(b: unknown): void }][] = [
   ['wasm', new WasmBackend(module) as never],
+  ...(await threadedCpu().then((b) => (b ? [['wasm-2threads', b] as never] : []))),
   ...(info.gpu ? [['webgpu', backendFor('gpu', 'test')] as never] : []),
 ];
 for (const [name, be] of copyEngines) {

@@ -1,14 +1,23 @@
 /**
  * The `cpu` backend: AssemblyScript SIMD kernels in one Wasm instance. JS owns linear memory:
  * buffers are offsets handed out by a FreeListHeap above the module's __heap_base, and memory
- * grows by whole pages when the heap runs out. Kernels run synchronously on the calling thread
- * (the worker pool comes with the CPU kernel issue), so the seam's ordering holds trivially.
+ * grows by whole pages when the heap runs out. Only this thread allocates.
+ *
+ * With a WorkerPool (threads build, shared memory), large kernels are split into parts that
+ * run on every thread at once; `run` returns when all parts are done, so the seam's ordering
+ * holds. Parts split along rows or outer slices only, never inside a sum, so results are the
+ * same bits whatever the thread count.
  */
 import { FreeListHeap } from '../alloc/heap.js';
 import { IndexError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
+import type { WorkerPool } from './pool.js';
 
 const PAGE = 65536;
+/** Scratch bytes per thread for kernel descriptors (3 * MAX_RANK i32 fit easily). */
+const SCRATCH = 256;
+/** Below this many elements (or multiply-adds), a kernel is not worth waking workers for. */
+const PARALLEL_MIN = 1 << 16;
 
 export interface WasmBuf { ptr: number; bytes: number }
 
@@ -20,6 +29,11 @@ interface Exports {
 export interface WasmOptions {
   /** Use the f32x4 kernels (default) or their scalar twins. */
   simd?: boolean;
+  /** Shared memory for a threads-build module, with the pool whose workers share it. */
+  memory?: WebAssembly.Memory;
+  pool?: WorkerPool | null;
+  /** Work (elements or multiply-adds) from which kernels split across the pool. */
+  parallelMin?: number;
 }
 
 export class WasmBackend implements Backend<WasmBuf> {
@@ -28,13 +42,17 @@ export class WasmBackend implements Backend<WasmBuf> {
   private readonly memory: WebAssembly.Memory;
   private readonly x: Exports;
   private readonly heap: FreeListHeap;
-  /** Scratch block for kernel descriptors (broadcast dims); 3 * MAX_RANK i32 fit easily. */
+  /** Scratch blocks for kernel descriptors, one per thread. */
   private readonly scratch: number;
+  private readonly pool: WorkerPool | null;
+  private readonly parallelMin: number;
   private i32View = new Int32Array(0);
 
   constructor(module: WebAssembly.Module, opts: WasmOptions = {}) {
     this.simd = opts.simd ?? true;
-    this.memory = new WebAssembly.Memory({ initial: 16 });
+    this.pool = opts.pool ?? null;
+    this.parallelMin = opts.parallelMin ?? PARALLEL_MIN;
+    this.memory = opts.memory ?? new WebAssembly.Memory({ initial: 16 });
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.x = instance.exports as unknown as Exports;
     this.heap = new FreeListHeap(this.x.heapBase(), this.memory.buffer.byteLength, (missing) => {
@@ -45,9 +63,11 @@ export class WasmBackend implements Backend<WasmBuf> {
       }
       return this.memory.buffer.byteLength;
     });
-    this.scratch = this.heap.alloc(256);
+    this.scratch = this.heap.alloc(SCRATCH * this.threads);
   }
 
+  /** Threads kernels run on, the calling one included. */
+  get threads(): number { return this.pool?.threads ?? 1; }
   get bytesInUse(): number { return this.heap.bytesInUse; }
   get liveBuffers(): number { return this.heap.liveBlocks - 1; }
 
@@ -66,34 +86,72 @@ export class WasmBackend implements Backend<WasmBuf> {
   run<K extends KernelName>(kernel: K, inputs: WasmBuf[], output: WasmBuf, params: KernelParams[K]): void {
     (this.kernels[kernel] as (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void)(inputs, output, params);
   }
-  destroy(): void {}
-
-  /** Export name of a kernel: the f32x4 one, or its scalar twin. */
-  private fn(name: string): (...args: number[]) => unknown {
-    return this.x[this.simd ? name : `${name}__scalar`];
+  destroy(): void {
+    this.pool?.destroy();
   }
 
+  /**
+   * Run export `name` over `count` rows, split into one contiguous range per thread when the
+   * work is large enough; `args(start, length, part)` gives each part's arguments. Returns
+   * each part's i32 result with its start row.
+   */
+  private split(name: string, count: number, work: number, args: (start: number, len: number, part: number) => number[]): [number, number][] {
+    const fn = this.x[name];
+    const parts = this.pool && work >= this.parallelMin ? Math.min(this.pool.threads, count) : 1;
+    if (parts <= 1) return [[0, Number(fn(...args(0, count, 0)) ?? 0) | 0]];
+    const starts = Array.from({ length: parts }, (_, p) => Math.floor((count * p) / parts));
+    const lists = starts.map((s, p) => args(s, (p + 1 < parts ? starts[p + 1] : count) - s, p));
+    return this.pool!.run(name, lists, fn).map((r, p) => [starts[p], r]);
+  }
+
+  /** Name of a kernel: the f32x4 one, or its scalar twin. */
+  private pick(name: string): string {
+    return this.simd ? name : `${name}__scalar`;
+  }
+
+  /** Write a strided-loop descriptor into thread `part`'s scratch block; returns its address. */
+  private dims(part: number, ...lists: number[][]): number {
+    const at = this.scratch + part * SCRATCH;
+    this.i32().set(lists.flat(), at >>> 2);
+    return at;
+  }
+
+  // Each kernel, split where it pays: the outermost loop of a broadcast, element ranges,
+  // rows, outer slices. Pointers advance by whole rows, so every part computes exactly what the
+  // single-threaded kernel would for those rows.
   private readonly kernels: { [K in KernelName]: (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void } = {
     binary: ([a, b], o, { op, shape, aStrides, bStrides }) => {
-      const rank = shape.length;
-      this.i32().set([...shape, ...aStrides, ...bStrides], this.scratch >>> 2);
-      this.fn(`f32_${op}`)(a.ptr, b.ptr, o.ptr, this.scratch, rank);
+      const inner = shape.slice(1).reduce((x, y) => x * y, 1);
+      this.split(this.pick(`f32_${op}`), shape[0], shape[0] * inner, (s, len, part) => [
+        a.ptr + 4 * s * aStrides[0], b.ptr + 4 * s * bStrides[0], o.ptr + 4 * s * inner,
+        this.dims(part, [len, ...shape.slice(1)], aStrides, bStrides), shape.length,
+      ]);
     },
-    unary: ([x], o, { op, size }) => { this.fn(`f32_${op}`)(x.ptr, o.ptr, size); },
+    unary: ([x], o, { op, size }) => {
+      this.split(this.pick(`f32_${op}`), size, size, (s, len) => [x.ptr + 4 * s, o.ptr + 4 * s, len]);
+    },
     reduce: ([x], o, { op, outer, reduce, inner }) => {
-      if (op === 'sum' || op === 'mean') this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner, op === 'mean' ? reduce : 1);
-      else if (op === 'max' || op === 'min') this.fn('f32_extreme')(x.ptr, o.ptr, outer, reduce, inner, op === 'max' ? 1 : 0);
-      else this.x.f32_argextreme(x.ptr, o.ptr, outer, reduce, inner, op === 'argmax' ? 1 : 0);
+      const name = op === 'sum' || op === 'mean' ? this.pick('f32_sum') : op === 'max' || op === 'min' ? this.pick('f32_extreme') : 'f32_argextreme';
+      const last = op === 'mean' ? reduce : op === 'sum' ? 1 : op === 'max' || op === 'argmax' ? 1 : 0;
+      this.split(name, outer, outer * reduce * inner, (s, len) => [x.ptr + 4 * s * reduce * inner, o.ptr + 4 * s * inner, len, reduce, inner, last]);
     },
-    matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
-    softmax: ([x], o, { rows, n, log }) => { this.fn('f32_softmax_rows')(x.ptr, o.ptr, rows, n, log ? 1 : 0); },
+    matmul: ([a, b], c, { m, k, n }) => {
+      this.split(this.pick('f32_matmul'), m, m * k * n, (s, len) => [a.ptr + 4 * s * k, b.ptr, c.ptr + 4 * s * n, len, k, n]);
+    },
+    softmax: ([x], o, { rows, n, log }) => {
+      this.split(this.pick('f32_softmax_rows'), rows, rows * n, (s, len) => [x.ptr + 4 * s * n, o.ptr + 4 * s * n, len, n, log ? 1 : 0]);
+    },
     layerNorm: ([x, ...rest], o, { rows, n, eps, weight, bias }) => {
       const g = weight ? rest[0].ptr : 0, b = bias ? rest[weight ? 1 : 0].ptr : 0;
-      this.fn('f32_layernorm')(x.ptr, o.ptr, g, b, rows, n, eps);
+      this.split(this.pick('f32_layernorm'), rows, rows * n, (s, len) => [x.ptr + 4 * s * n, o.ptr + 4 * s * n, g, b, len, n, eps]);
     },
     crossEntropy: ([x, labels], o, { rows, classes, smoothing }) => {
-      const bad = this.x.f32_cross_entropy(x.ptr, labels.ptr, o.ptr, rows, classes, smoothing) as number;
-      if (bad >= 0) throw new IndexError(`crossEntropy: label ${this.i32()[(labels.ptr >>> 2) + bad]} at index ${bad} is outside [0, ${classes})`);
+      const parts = this.split('f32_cross_entropy', rows, rows * classes, (s, len) => [x.ptr + 4 * s * classes, labels.ptr + 4 * s, o.ptr + 4 * s, len, classes, smoothing]);
+      const bad = parts.find(([, r]) => r >= 0);
+      if (bad) {
+        const row = bad[0] + bad[1];
+        throw new IndexError(`crossEntropy: label ${this.i32()[(labels.ptr >>> 2) + row]} at index ${row} is outside [0, ${classes})`);
+      }
     },
     gather: ([table, idx], o, { outer, axisLen, inner, count, itemBytes }) => {
       const bad = this.x.gather(table.ptr, idx.ptr, o.ptr, outer, axisLen, inner, count, itemBytes) as number;
@@ -104,8 +162,12 @@ export class WasmBackend implements Backend<WasmBuf> {
       if (bad >= 0) throw new IndexError(`oneHot: class ${this.i32()[(idx.ptr >>> 2) + bad]} at index ${bad} is outside [0, ${classes})`);
     },
     copy: ([x], o, { itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }) => {
-      this.i32().set([...shape, ...srcStrides, ...dstStrides], this.scratch >>> 2);
-      this.x.copy_strided(x.ptr + srcOffset * itemBytes, o.ptr + dstOffset * itemBytes, this.scratch, shape.length, itemBytes);
+      const src = x.ptr + srcOffset * itemBytes, dst = o.ptr + dstOffset * itemBytes;
+      const total = shape.reduce((p, d) => p * d, 1);
+      this.split('copy_strided', shape[0], total, (s, len, part) => [
+        src + itemBytes * s * srcStrides[0], dst + itemBytes * s * dstStrides[0],
+        this.dims(part, [len, ...shape.slice(1)], srcStrides, dstStrides), shape.length, itemBytes,
+      ]);
     },
   };
 

@@ -1,0 +1,78 @@
+/**
+ * The worker pool: init({ threads }) grants threads where memory can be shared, and every
+ * pooled kernel gives the same bits on 2 threads as on 1.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as T from '../src/index.ts';
+import type { Backend, KernelName, KernelParams } from '../src/backend/backend.ts';
+import { canShare } from '../src/backend/pool.ts';
+import { WasmBackend } from '../src/backend/wasm.ts';
+import { wasmModule } from '../src/runtime.ts';
+import { collapseBroadcast } from '../src/ops/broadcast.ts';
+import { RUNTIME, randomData, threadedCpu } from './harness.ts';
+
+const one = new WasmBackend(await wasmModule());
+const two = await threadedCpu();
+
+async function bits<K extends KernelName>(be: Backend, kernel: K, inputs: ArrayBufferView[], outBytes: number, p: KernelParams[K]) {
+  const bufs = inputs.map((x) => { const b = be.alloc(x.byteLength); be.write(b, x); return b; });
+  const out = be.alloc(outBytes);
+  be.run(kernel, bufs, out, p);
+  const r = await be.read(out, outBytes);
+  for (const b of [...bufs, out]) be.free(b);
+  return Array.from(r);
+}
+
+test(`${RUNTIME}: threads: 2 threads give the same bits as 1 for every pooled kernel`, async () => {
+  assert.ok(two, 'a 2-thread pool (SharedArrayBuffer is available here)');
+  const m = 67, k = 45, n = 53, rows = 37, c = 101;
+  const cases: [KernelName, ArrayBufferView[], number, KernelParams[KernelName]][] = [
+    ['matmul', [randomData(m * k, 1), randomData(k * n, 2)], 4 * m * n, { m, k, n }],
+    ['binary', [randomData(rows * c, 3), randomData(c, 4)], 4 * rows * c, { op: 'add', ...collapseBroadcast([rows, c], [rows, c], [c]) }],
+    ['unary', [randomData(1001, 5)], 4004, { op: 'relu', size: 1001 }],
+    ['reduce', [randomData(rows * c, 6)], 4 * rows, { op: 'sum', outer: rows, reduce: c, inner: 1 }],
+    ['reduce', [randomData(rows * c * 3, 7)], 12 * rows, { op: 'max', outer: rows, reduce: c, inner: 3 }],
+    ['softmax', [randomData(rows * c, 8)], 4 * rows * c, { rows, n: c, log: false }],
+    ['layerNorm', [randomData(rows * c, 9)], 4 * rows * c, { rows, n: c, eps: 1e-5, weight: false, bias: false }],
+    ['crossEntropy', [randomData(rows * c, 10), new Int32Array(rows).map((_, i) => (i * 7) % c)], 4 * rows, { rows, classes: c, smoothing: 0.1 }],
+    ['copy', [randomData(rows * c, 11)], 4 * rows * c, { itemBytes: 4, shape: [c, rows], srcStrides: [1, c], dstStrides: [rows, 1], srcOffset: 0, dstOffset: 0 }],
+  ];
+  for (const [kernel, inputs, outBytes, p] of cases) {
+    assert.equal(await bits(two!, kernel, inputs, outBytes, p), await bits(one, kernel, inputs, outBytes, p), `${kernel} ${JSON.stringify(p).slice(0, 60)}`);
+  }
+});
+
+test(`${RUNTIME}: threads: a label error found by a worker names the right row`, async () => {
+  const labels = new Int32Array(40).fill(1);
+  labels[33] = 9;
+  try {
+    await bits(two!, 'crossEntropy', [randomData(40 * 3, 1), labels], 160, { rows: 40, classes: 3, smoothing: 0 });
+    assert.unreachable('label 9 of 3 classes');
+  } catch (e) {
+    assert.instance(e, T.IndexError);
+    assert.match((e as Error).message, /label 9 at index 33/);
+  }
+});
+
+test(`${RUNTIME}: threads: init({ threads }) grants them, and info says so`, async () => {
+  try {
+    const info = await T.init({ threads: 2 });
+    assert.is(info.cpu.threads, canShare() ? 2 : 1);
+    const a = T.randn([300, 200], { seed: 4 }), b = T.randn([200, 300], { seed: 5 });
+    const got = await T.matmul(a, b).data();
+    const ref = await T.matmul(await a.to('ref'), await b.to('ref')).data();
+    got.forEach((v, i) => assert.ok(Math.abs(v - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), `index ${i}`));
+  } finally {
+    await T.init({ threads: 1 });
+  }
+  assert.is(T.info().cpu.threads, 1);
+  try {
+    await T.init({ threads: 1.5 });
+    assert.unreachable();
+  } catch (e) {
+    assert.match((e as Error).message, /threads must be a positive integer or 'auto'/);
+  }
+});
+
+test.run();
