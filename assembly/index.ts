@@ -4,6 +4,9 @@
 export * from './gen/elementwise';
 export * from './reduce';
 export * from './matmul';
+export * from './where';
+export * from './convert';
+export * from './optim';
 
 export function heapBase(): usize {
   return __heap_base;

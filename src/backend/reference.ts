@@ -4,10 +4,12 @@
  */
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
+import { BYTE_KERNELS, type ByteKernels } from './reference-bytes.js';
 
-type Kernels = { [K in KernelName]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
+type F32Kernel = Exclude<KernelName, keyof ByteKernels>;
+type Kernels = { [K in F32Kernel]: (inp: Float32Array[], out: Float32Array, p: KernelParams[K]) => void };
 
-/** Reference buffers are plain bytes; kernels see them through f32 views. */
+/** Reference buffers are plain bytes; these kernels see them through f32 views, BYTE_KERNELS as bytes. */
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
 
 const kernels = {
@@ -53,7 +55,11 @@ export class ReferenceBackend implements Backend<Uint8Array> {
   write(buf: Uint8Array, data: ArrayBufferView): void { buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); }
   async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
-    (kernels[kernel] as Kernels[K])(inputs.map(f32), f32(output), params);
+    if (kernel in BYTE_KERNELS) {
+      (BYTE_KERNELS[kernel as keyof ByteKernels] as (i: Uint8Array[], o: Uint8Array, p: KernelParams[K]) => void)(inputs, output, params);
+      return;
+    }
+    (kernels[kernel as F32Kernel] as (i: Float32Array[], o: Float32Array, p: KernelParams[K]) => void)(inputs.map(f32), f32(output), params);
   }
   destroy(): void {}
 }

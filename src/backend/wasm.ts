@@ -5,8 +5,9 @@
  * (the worker pool comes with the CPU kernel issue), so the seam's ordering holds trivially.
  */
 import { FreeListHeap } from '../alloc/heap.js';
-import { OutOfMemoryError } from '../errors.js';
-import type { Backend, KernelName, KernelParams } from './backend.js';
+import { ITEM_BYTES } from '../dtype.js';
+import { DTypeError, OutOfMemoryError } from '../errors.js';
+import type { AdamParams, Backend, KernelName, KernelParams } from './backend.js';
 
 const PAGE = 65536;
 
@@ -82,7 +83,45 @@ export class WasmBackend implements Backend<WasmBuf> {
     unary: ([x], o, { op, size }) => { this.fn(`f32_${op}`)(x.ptr, o.ptr, size); },
     sum: ([x], o, { outer, reduce, inner }) => { this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner); },
     matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
+
+    // ---- elementwise, conversion and optimizer kernels (assembly/{where,convert,optim}.ts) ----
+    compare: ([a, b], o, { op, shape, aStrides, bStrides }) => {
+      this.i32().set([...shape, ...aStrides, ...bStrides], this.scratch >>> 2);
+      this.fn(`f32_${op}`)(a.ptr, b.ptr, o.ptr, this.scratch, shape.length);
+    },
+    where: ([c, a, b], o, { shape, condStrides, aStrides, bStrides }) => {
+      this.i32().set([...shape, ...condStrides, ...aStrides, ...bStrides], this.scratch >>> 2);
+      this.fn('f32_where')(c.ptr, a.ptr, b.ptr, o.ptr, this.scratch, shape.length);
+    },
+    cast: ([x], o, { from, to, size }) => {
+      if (from === to) {
+        new Uint8Array(this.memory.buffer).copyWithin(o.ptr, x.ptr, x.ptr + size * ITEM_BYTES[from]);
+        return;
+      }
+      // bool bytes are 0 or 1, so bool -> f32 is the u8 kernel.
+      const name = `${from === 'bool' ? 'u8' : from}_to_${to}`;
+      if (!this.x[name]) throw new DTypeError(`cast: no cpu kernel converts ${from} to ${to}`);
+      this.fn(name)(x.ptr, o.ptr, size);
+    },
+    normalizeImage: ([x], o, { height, width, channels, mean, std }) => {
+      // (v / 255 - mean) / std = v * scale + bias, folded here in f64 and passed as f32.
+      const scale = [0, 1, 2, 3].map((c) => (c < channels ? 1 / (255 * std[c]) : 0));
+      const bias = [0, 1, 2, 3].map((c) => (c < channels ? -mean[c] / std[c] : 0));
+      this.fn('u8_normalize_hwc')(x.ptr, o.ptr, height * width, channels, ...scale, ...bias);
+    },
+    sgd: ([g, buf], p, { size, lr, momentum, dampening, nesterov, weightDecay, step }) => {
+      this.fn('f32_sgd')(p.ptr, g.ptr, buf?.ptr ?? 0, size, lr, momentum, 1 - dampening, weightDecay, nesterov ? 1 : 0, step === 1 ? 1 : 0);
+    },
+    adam: (inputs, p, prm) => { this.adam(inputs, p, prm, false); },
+    adamw: (inputs, p, prm) => { this.adam(inputs, p, prm, true); },
   };
+
+  /** Bias corrections and the decoupled decay factor in f64 here; the kernel gets them as f32. */
+  private adam([g, m, v]: WasmBuf[], p: WasmBuf, { size, lr, beta1, beta2, eps, weightDecay, step }: AdamParams, decoupled: boolean): void {
+    const stepSize = lr / (1 - beta1 ** step), bc2Sqrt = Math.sqrt(1 - beta2 ** step);
+    const l2 = decoupled ? 0 : weightDecay, decay = decoupled ? 1 - lr * weightDecay : 1;
+    this.fn('f32_adam')(p.ptr, g.ptr, m.ptr, v.ptr, size, beta1, 1 - beta1, beta2, 1 - beta2, eps, l2, decay, stepSize, bc2Sqrt);
+  }
 
   /** Re-made after memory.grow detaches the old buffer. */
   private i32(): Int32Array {
