@@ -8,7 +8,7 @@ import type { Backend, DeviceKind } from './backend/backend.js';
 import { DTypeError, DeviceError, DisposedError, OutOfMemoryError, ShapeError, TandemError } from './errors.js';
 import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, checkDType, checkShape, fmtShape, numel } from './dtype.js';
 import { type HostData, fromStorage, inferDType, toStorage } from './host.js';
-import { OPS, type OpName, type Plan } from './ops/ops.js';
+import { OPS, type OpName, type Plan, checkInputDTypes } from './ops/ops.js';
 import { Rng } from './random.js';
 import { backendFor } from './runtime.js';
 
@@ -161,12 +161,10 @@ export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
       throw new DeviceError(`${op}: inputs are on different devices (${inputs.map((x) => x.device).join(', ')}); move one with \`await t.to('${device}')\``);
     }
   }
-  const accepted: readonly DType[] = ('dtypes' in row && row.dtypes) || ['f32'];
-  for (const t of inputs) {
-    if (!accepted.includes(t.dtype)) throw new DTypeError(`${op}: dtype ${t.dtype} is not supported (supported: ${accepted.join(', ')})`);
-  }
+  const dtypes = inputs.map((t) => t.dtype);
+  checkInputDTypes(op, dtypes);
   const bufs = inputs.map((t) => t.handle(op));
-  const plan = (row.plan as (s: Shape[], a: unknown) => Plan)(inputs.map((t) => t.shape), attrs ?? {});
+  const plan = (row.plan as (s: Shape[], a: unknown, d: DType[]) => Plan)(inputs.map((t) => t.shape), attrs ?? {}, dtypes);
   const dtype = plan.dtype ?? inputs[0].dtype;
   const backend = inputs[0].backend;
   const size = numel(plan.shape);
