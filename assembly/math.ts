@@ -24,6 +24,10 @@ const LN2_LO: f32 = 1.42860677e-6;
 // [-173, 128], which the two-factor scaling below represents.
 const EXP_HI: f32 = 89;
 const EXP_LO: f32 = -120;
+// Adding 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer (ties to even) and leaves it in the
+// low mantissa bits: cheaper than f32x4.nearest plus a saturating float -> int conversion.
+const ROUNDER: f32 = 12582912;
+const ROUNDER_BITS: i32 = 0x4b400000;
 // e^r ~= 1 + r + r^2 * (E0 + E1 r + E2 r^2 + E3 r^3 + E4 r^4) for |r| <= ln2/2 (0.05 ulp).
 const E0: f32 = 0.49999994, E1: f32 = 0.16666517, E2: f32 = 0.041668426, E3: f32 = 0.0083691236, E4: f32 = 0.0013813754;
 
@@ -31,12 +35,14 @@ const E0: f32 = 0.49999994, E1: f32 = 0.16666517, E2: f32 = 0.041668426, E3: f32
  * e^(x + lo) * 2^k for each lane; `lo` is a small correction to x (0 for a plain exp) that lets a
  * caller pass an argument carried in two f32s, and k (0 or 64, for x <= 0 only) lets a caller
  * keep a result that would be subnormal in the normal range until its last product. NaN in,
- * NaN out: min/max propagate it, and trunc_sat maps it to n = 0.
+ * NaN out: the clamp lets it through and it reaches the polynomial whatever n becomes.
  */
 // @ts-ignore: decorator
 @inline export function expLoV(x0: v128, lo: v128, k: i32): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  // pmin/pmax (one instruction each) with x first return x when it is NaN.
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUNDER));
+  const n = f32x4.sub(t, f32x4.splat(ROUNDER));
   let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
   r = f32x4.add(f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO))), lo);
   let q = f32x4.add(f32x4.mul(f32x4.splat(E4), r), f32x4.splat(E3));
@@ -46,7 +52,7 @@ const E0: f32 = 0.49999994, E1: f32 = 0.16666517, E2: f32 = 0.041668426, E3: f32
   const p = f32x4.add(f32x4.splat(1), f32x4.add(r, f32x4.mul(f32x4.mul(r, r), q)));
   // 2^n as 2^n1 * 2^n2 with both halves normal: p * 2^n1 is exact, the second product rounds
   // once, into a subnormal or to Inf when the result lies there.
-  const ni = i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(k));
+  const ni = i32x4.add(i32x4.sub(t, i32x4.splat(ROUNDER_BITS)), i32x4.splat(k));
   const n1 = i32x4.shr_s(ni, 1);
   const n2 = i32x4.sub(ni, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
@@ -58,8 +64,10 @@ const E0: f32 = 0.49999994, E1: f32 = 0.16666517, E2: f32 = 0.041668426, E3: f32
 // @ts-ignore: decorator
 @inline export function expLoS(x0: f32, lo: f32, k: i32): f32 {
   if (k != 0 && x0 < EXP_LO) return 0;
-  const x = min<f32>(max<f32>(x0, EXP_LO), EXP_HI);
-  const n = nearest<f32>(x * LOG2E);
+  let x = x0 < EXP_LO ? EXP_LO : x0;
+  x = EXP_HI < x ? EXP_HI : x;
+  const t = x * LOG2E + ROUNDER;
+  const n = t - ROUNDER;
   let r = x - n * LN2_HI;
   r = (r - n * LN2_LO) + lo;
   let q = E4 * r + E3;
@@ -67,7 +75,7 @@ const E0: f32 = 0.49999994, E1: f32 = 0.16666517, E2: f32 = 0.041668426, E3: f32
   q = q * r + E1;
   q = q * r + E0;
   const p: f32 = 1 + (r + (r * r) * q);
-  const ni = <i32>n + k;
+  const ni = reinterpret<i32>(t) - ROUNDER_BITS + k;
   const n1 = ni >> 1;
   const n2 = ni - n1;
   return (p * reinterpret<f32>((n1 + 127) << 23)) * reinterpret<f32>((n2 + 127) << 23);

@@ -133,6 +133,25 @@ for (const [name, be] of engines) {
   }
 }
 
+if (gpu) {
+  const g = gpu;
+  test(`${RUNTIME}: webgpu: large finite inputs saturate without NaN (the WGSL forms never overflow exp)`, async () => {
+    const x = new Float32Array([-1e4, -1000, -100, -30, 30, 100, 1000, 1e4]);
+    const want: Partial<Record<UnaryOp, number[]>> = {
+      tanh: [-1, -1, -1, -1, 1, 1, 1, 1],
+      sigmoid: [0, 0, 0, 9.357623e-14, 1, 1, 1, 1],
+      silu: [0, 0, 0, -2.8072869e-12, 30, 100, 1000, 1e4],
+      gelu: [0, 0, 0, 0, 30, 100, 1000, 1e4],
+    };
+    for (const [op, w] of Object.entries(want) as [UnaryOp, number[]][]) {
+      const got = asF32((await run(g, 'unary', [x], x.byteLength, { op, size: x.length })).out);
+      got.forEach((v, i) => {
+        if (!(Math.abs(v - w[i]) <= 1e-5 * Math.abs(w[i]) + 1e-30)) assert.unreachable(`${op}(${x[i]}) = ${v}, expected ${w[i]}`);
+      });
+    }
+  });
+}
+
 // ---------- CPU only: accuracy over all of f32, twins, special values ----------
 
 const TRANSCENDENTAL: UnaryOp[] = ['exp', 'log', 'tanh', 'sigmoid', 'silu', 'gelu', 'rsqrt'];
