@@ -1,12 +1,13 @@
 // Index helpers for the collapsed broadcast layout the elementwise kernels receive.
 // dims points at i32[3 * rank]: [shape..., a strides..., b strides...], outermost first, in
-// elements. The last dimension is the inner loop; the others enumerate "rows".
+// elements (where() appends a third operand's strides: i32[4 * rank]). The last dimension is
+// the inner loop; the others enumerate "rows".
 
 @inline export function innerExtent(dims: usize, rank: i32): i32 {
   return load<i32>(dims + (<usize>(rank - 1) << 2));
 }
 
-/** Stride of operand `which` (1 = a, 2 = b) along the inner loop. */
+/** Stride of operand `which` (1 = a, 2 = b, 3 = a third operand) along the inner loop. */
 @inline export function innerStride(dims: usize, rank: i32, which: i32): i32 {
   return load<i32>(dims + (<usize>(which * rank + rank - 1) << 2));
 }

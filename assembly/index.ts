@@ -7,6 +7,9 @@ export * from './matmul';
 export * from './copy';
 export * from './softmax';
 export * from './gather';
+export * from './where';
+export * from './convert';
+export * from './optim';
 
 export function heapBase(): usize {
   return __heap_base;

@@ -4,8 +4,8 @@
  * the output and run one kernel on the inputs' device.
  */
 import { type DType, ITEM_BYTES, type Shape, checkShape, numel } from './dtype.js';
-import { DTypeError, DeviceError, TandemError } from './errors.js';
-import { OPS, type OpName, type Plan } from './ops/ops.js';
+import { DeviceError, TandemError } from './errors.js';
+import { OPS, type OpName, type Plan, checkInputDTypes } from './ops/ops.js';
 import { Storage, Tensor } from './tensor.js';
 
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
@@ -13,13 +13,7 @@ export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const [lo, hi] = typeof row.arity === 'number' ? [row.arity, row.arity] : row.arity;
   if (inputs.length < lo || inputs.length > hi) throw new TandemError(`${op}: expects ${lo === hi ? lo : `${lo} to ${hi}`} tensor(s), got ${inputs.length}`);
   checkInputs(op, inputs);
-  const spec = ('dtypes' in row && row.dtypes) || ['f32'];
-  inputs.forEach((t, i) => {
-    const accepted = (Array.isArray(spec[0]) ? spec[i] : spec) as readonly DType[];
-    if (!accepted.includes(t.dtype)) {
-      throw new DTypeError(`${op}: dtype ${t.dtype}${inputs.length > 1 ? ` of argument ${i}` : ''} is not supported (supported: ${accepted.join(', ')})`);
-    }
-  });
+  checkInputDTypes(op, inputs.map((t) => t.dtype));
   const plan = (row.plan as (s: Shape[], a: unknown, d: DType[]) => Plan)(inputs.map((t) => t.shape), attrs ?? {}, inputs.map((t) => t.dtype));
   return run(op, inputs, plan);
 }

@@ -4,7 +4,8 @@
  * tests use as their oracle.
  */
 import { apply } from './apply.js';
-import type { ReduceAttrs } from './ops/ops.js';
+import type { DType } from './dtype.js';
+import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
 import type { Tensor } from './tensor.js';
 
 export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime.js';
@@ -40,3 +41,62 @@ export const argmax: Reduce = reduce('argmax');
 export const argmin: Reduce = reduce('argmin');
 /** 2-D matrix product a[m, k] @ b[k, n]. */
 export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b]);
+
+// ---- elementwise math, comparisons, where, casts, image preprocessing (PyTorch meanings) ----
+// f32 in, f32 out unless stated; binary ops and comparisons broadcast like NumPy.
+
+/** -x. */
+export const neg = (x: Tensor): Tensor => apply('neg', [x]);
+/** |x|. */
+export const abs = (x: Tensor): Tensor => apply('abs', [x]);
+/** e^x; overflows to Infinity, underflows to 0. */
+export const exp = (x: Tensor): Tensor => apply('exp', [x]);
+/** Natural log; log(0) = -Infinity, log(x < 0) = NaN. */
+export const log = (x: Tensor): Tensor => apply('log', [x]);
+/** Square root; sqrt(x < 0) = NaN. */
+export const sqrt = (x: Tensor): Tensor => apply('sqrt', [x]);
+/** 1 / sqrt(x). */
+export const rsqrt = (x: Tensor): Tensor => apply('rsqrt', [x]);
+/** Hyperbolic tangent. */
+export const tanh = (x: Tensor): Tensor => apply('tanh', [x]);
+/** 1 / (1 + e^-x). */
+export const sigmoid = (x: Tensor): Tensor => apply('sigmoid', [x]);
+/** GELU, tanh approximation (PyTorch's `approximate='tanh'`). */
+export const gelu = (x: Tensor): Tensor => apply('gelu', [x]);
+/** x * sigmoid(x) (SiLU, swish). */
+export const silu = (x: Tensor): Tensor => apply('silu', [x]);
+/** a - b. */
+export const sub = (a: Tensor, b: Tensor): Tensor => apply('sub', [a, b]);
+/** a / b (true division). */
+export const div = (a: Tensor, b: Tensor): Tensor => apply('div', [a, b]);
+/** Elementwise maximum; NaN if either is NaN. */
+export const maximum = (a: Tensor, b: Tensor): Tensor => apply('maximum', [a, b]);
+/** Elementwise minimum; NaN if either is NaN. */
+export const minimum = (a: Tensor, b: Tensor): Tensor => apply('minimum', [a, b]);
+/** a ** b with torch.pow's special cases (pow(x, 0) = 1; a negative base needs an integer exponent). */
+export const pow = (a: Tensor, b: Tensor): Tensor => apply('pow', [a, b]);
+/** a == b, as a bool tensor. */
+export const eq = (a: Tensor, b: Tensor): Tensor => apply('eq', [a, b]);
+/** a != b, as a bool tensor (true where either is NaN). */
+export const ne = (a: Tensor, b: Tensor): Tensor => apply('ne', [a, b]);
+/** a < b, as a bool tensor. */
+export const lt = (a: Tensor, b: Tensor): Tensor => apply('lt', [a, b]);
+/** a <= b, as a bool tensor. */
+export const le = (a: Tensor, b: Tensor): Tensor => apply('le', [a, b]);
+/** a > b, as a bool tensor. */
+export const gt = (a: Tensor, b: Tensor): Tensor => apply('gt', [a, b]);
+/** a >= b, as a bool tensor. */
+export const ge = (a: Tensor, b: Tensor): Tensor => apply('ge', [a, b]);
+/** cond ? a : b elementwise; cond is bool, a and b f32, all three broadcast together. */
+export const where = (cond: Tensor, a: Tensor, b: Tensor): Tensor => apply('where', [cond, a, b]);
+/**
+ * A copy converted to `dtype`: f32 <-> f16 (round to nearest even), i32 -> f32, f32 -> i32
+ * (toward zero; out of range saturates, NaN becomes 0), u8 / bool -> f32, or to its own dtype.
+ */
+export const cast = (x: Tensor, dtype: DType): Tensor => apply('cast', [x], { dtype } satisfies CastAttrs);
+/**
+ * A u8 image [H, W, C] (C from 1 to 4) to f32 [C, H, W] with out[c] = (x / 255 - mean[c]) / std[c],
+ * like torchvision's ToTensor followed by Normalize.
+ */
+export const normalizeImage = (image: Tensor, opts: NormalizeImageAttrs): Tensor =>
+  apply('normalizeImage', [image], { mean: opts?.mean, std: opts?.std } satisfies Partial<NormalizeImageAttrs>);

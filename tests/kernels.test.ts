@@ -11,7 +11,7 @@ import { ReferenceBackend } from '../src/backend/reference.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { backendFor, wasmModule } from '../src/runtime.ts';
 import { collapseBroadcast, broadcastShapes } from '../src/ops/broadcast.ts';
-import { BINARY, UNARY, type BinaryOp, type UnaryOp } from '../src/ops/elementwise-spec.ts';
+import type { BinaryOp, UnaryOp } from '../src/ops/elementwise-spec.ts';
 import { F32_EPS, REQUIRE_GPU, RUNTIME, info, mismatch, randomData, threadedCpu } from './harness.ts';
 
 const ref = new ReferenceBackend();
@@ -59,7 +59,8 @@ for (const [name, be] of engines) {
     });
   }
 
-  for (const op of Object.keys(BINARY) as BinaryOp[]) {
+  // The exact foundation ops; tests/elementwise.test.ts covers every spec row with its tolerance.
+  for (const op of ['add', 'mul'] as BinaryOp[]) {
     test(`${RUNTIME}: ${name}: binary ${op}, same shape, every tail length`, async () => {
       for (const n of sizes) {
         const p = { op, ...collapseBroadcast([n], [n], [n]) };
@@ -81,7 +82,7 @@ for (const [name, be] of engines) {
     });
   }
 
-  for (const op of Object.keys(UNARY) as UnaryOp[]) {
+  for (const op of ['relu'] as UnaryOp[]) {
     test(`${RUNTIME}: ${name}: unary ${op}, every tail length`, async () => {
       for (const n of sizes) {
         const { got, want } = await runBoth(be, 'unary', [randomData(n, 5)], n, { op, size: n });

@@ -5,10 +5,12 @@
 import { IndexError } from '../errors.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
+import { BYTE_KERNELS, type ByteKernels } from './reference-bytes.js';
 
-type Kernels = { [K in Exclude<KernelName, 'copy'>]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
+type Own = Exclude<KernelName, 'copy' | keyof ByteKernels>;
+type Kernels = { [K in Own]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
 
-/** Reference buffers are plain bytes; kernels view them by dtype. */
+/** Reference buffers are plain bytes; kernels view them by dtype (BYTE_KERNELS, copy: as bytes). */
 const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
 const i32 = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
 
@@ -131,7 +133,8 @@ export class ReferenceBackend implements Backend<Uint8Array> {
   async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
     if (kernel === 'copy') return copyBytes(inputs[0], output, params as KernelParams['copy']);
-    (kernels[kernel as Exclude<K, 'copy'>] as Kernels[Exclude<K, 'copy'>])(inputs, output, params as never);
+    const table = (kernel in BYTE_KERNELS ? BYTE_KERNELS : kernels) as Record<string, (i: Uint8Array[], o: Uint8Array, p: KernelParams[K]) => void>;
+    table[kernel](inputs, output, params);
   }
   destroy(): void {}
 }

@@ -9,8 +9,9 @@
  * same bits whatever the thread count.
  */
 import { FreeListHeap } from '../alloc/heap.js';
-import { IndexError, OutOfMemoryError } from '../errors.js';
-import type { Backend, KernelName, KernelParams } from './backend.js';
+import { ITEM_BYTES } from '../dtype.js';
+import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
+import type { AdamParams, Backend, KernelName, KernelParams } from './backend.js';
 import type { WorkerPool } from './pool.js';
 
 const PAGE = 65536;
@@ -109,6 +110,11 @@ export class WasmBackend implements Backend<WasmBuf> {
     return this.simd ? name : `${name}__scalar`;
   }
 
+  /** A kernel that runs on the calling thread only: the f32x4 export, or its scalar twin. */
+  private fn(name: string): (...args: number[]) => unknown {
+    return this.x[this.pick(name)];
+  }
+
   /** Write a strided-loop descriptor into thread `part`'s scratch block; returns its address. */
   private dims(part: number, ...lists: number[][]): number {
     const at = this.scratch + part * SCRATCH;
@@ -169,7 +175,50 @@ export class WasmBackend implements Backend<WasmBuf> {
         this.dims(part, [len, ...shape.slice(1)], srcStrides, dstStrides), shape.length, itemBytes,
       ]);
     },
+    // ---- elementwise, conversion and optimizer kernels (assembly/{where,convert,optim}.ts) ----
+    compare: ([a, b], o, { op, shape, aStrides, bStrides }) => {
+      const inner = shape.slice(1).reduce((x, y) => x * y, 1);
+      this.split(this.pick(`f32_${op}`), shape[0], shape[0] * inner, (s, len, part) => [
+        a.ptr + 4 * s * aStrides[0], b.ptr + 4 * s * bStrides[0], o.ptr + s * inner, // out: bool bytes
+        this.dims(part, [len, ...shape.slice(1)], aStrides, bStrides), shape.length,
+      ]);
+    },
+    where: ([c, a, b], o, { shape, condStrides, aStrides, bStrides }) => {
+      const inner = shape.slice(1).reduce((x, y) => x * y, 1);
+      this.split(this.pick('f32_where'), shape[0], shape[0] * inner, (s, len, part) => [
+        c.ptr + s * condStrides[0], a.ptr + 4 * s * aStrides[0], b.ptr + 4 * s * bStrides[0], o.ptr + 4 * s * inner,
+        this.dims(part, [len, ...shape.slice(1)], condStrides, aStrides, bStrides), shape.length,
+      ]);
+    },
+    cast: ([x], o, { from, to, size }) => {
+      if (from === to) {
+        new Uint8Array(this.memory.buffer).copyWithin(o.ptr, x.ptr, x.ptr + size * ITEM_BYTES[from]);
+        return;
+      }
+      // bool bytes are 0 or 1, so bool -> f32 is the u8 kernel.
+      const name = `${from === 'bool' ? 'u8' : from}_to_${to}`;
+      if (!this.x[name]) throw new DTypeError(`cast: no cpu kernel converts ${from} to ${to}`);
+      this.fn(name)(x.ptr, o.ptr, size);
+    },
+    normalizeImage: ([x], o, { height, width, channels, mean, std }) => {
+      // (v / 255 - mean) / std = v * scale + bias, folded here in f64 and passed as f32.
+      const scale = [0, 1, 2, 3].map((c) => (c < channels ? 1 / (255 * std[c]) : 0));
+      const bias = [0, 1, 2, 3].map((c) => (c < channels ? -mean[c] / std[c] : 0));
+      this.fn('u8_normalize_hwc')(x.ptr, o.ptr, height * width, channels, ...scale, ...bias);
+    },
+    sgd: ([g, buf], p, { size, lr, momentum, dampening, nesterov, weightDecay, step }) => {
+      this.fn('f32_sgd')(p.ptr, g.ptr, buf?.ptr ?? 0, size, lr, momentum, 1 - dampening, weightDecay, nesterov ? 1 : 0, step === 1 ? 1 : 0);
+    },
+    adam: (inputs, p, prm) => { this.adam(inputs, p, prm, false); },
+    adamw: (inputs, p, prm) => { this.adam(inputs, p, prm, true); },
   };
+
+  /** Bias corrections and the decoupled decay factor in f64 here; the kernel gets them as f32. */
+  private adam([g, m, v]: WasmBuf[], p: WasmBuf, { size, lr, beta1, beta2, eps, weightDecay, step }: AdamParams, decoupled: boolean): void {
+    const stepSize = lr / (1 - beta1 ** step), bc2Sqrt = Math.sqrt(1 - beta2 ** step);
+    const l2 = decoupled ? 0 : weightDecay, decay = decoupled ? 1 - lr * weightDecay : 1;
+    this.fn('f32_adam')(p.ptr, g.ptr, m.ptr, v.ptr, size, beta1, 1 - beta1, beta2, 1 - beta2, eps, l2, decay, stepSize, bc2Sqrt);
+  }
 
   /** Re-made after memory.grow detaches the old buffer. */
   private i32(): Int32Array {

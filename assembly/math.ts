@@ -1,0 +1,266 @@
+// f32 transcendental functions for the elementwise kernels. Wasm SIMD has no exp, log or tanh,
+// so each function here has an f32x4 form (`...V`) and a scalar form (`...S`) that runs the same
+// algorithm in the same order, so a value gets the same bits from either, and from a SIMD
+// kernel's body or its scalar tail.
+//
+// Contract: inputs are any f32, including NaN, infinities and subnormals; results follow the
+// reference (src/ops/elementwise-spec.ts) on special values. Measured max error against the
+// f64 reference rounded to f32, over all 2^32 f32 inputs (scripts/ulp-sweep.ts --step 1):
+//   exp 1 ulp, log 1 ulp, tanh 2 ulp, sigmoid 2 ulp, silu 3 ulp, gelu 3 ulp (rsqrt, in the
+//   spec table, 1 ulp).
+// Polynomial coefficients were fitted for this file (weighted least squares on Chebyshev
+// points, refined toward minimax) and rounded to f32. pow lives in ./pow (it works in f64).
+
+export { powV, powS } from './pow';
+
+// ---------- exp ----------
+
+const LOG2E: f32 = 1.44269502;
+// ln 2 split so that n * LN2_HI is exact for |n| < 512 (LN2_HI has 15 significant bits).
+const LN2_HI: f32 = 0.693145751953125;
+const LN2_LO: f32 = 1.42860677e-6;
+// Past ln(FLT_MAX) the result overflows to +Inf; below ln(2^-150) ~ -103.97 it rounds to 0.
+// EXP_LO sits lower because a caller asking for e^x * 2^64 still needs values down to about
+// -110; with k = 64, arguments below EXP_LO give exactly 0. The clamp keeps n + k within
+// [-173, 128], which the two-factor scaling below represents.
+const EXP_HI: f32 = 89;
+const EXP_LO: f32 = -120;
+// Adding 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer (ties to even) and leaves it in the
+// low mantissa bits: cheaper than f32x4.nearest plus a saturating float -> int conversion.
+const ROUNDER: f32 = 12582912;
+const ROUNDER_BITS: i32 = 0x4b400000;
+// e^r ~= 1 + r + r^2 * (E0 + E1 r + E2 r^2 + E3 r^3 + E4 r^4) for |r| <= ln2/2 (0.05 ulp).
+const E0: f32 = 0.49999994, E1: f32 = 0.16666517, E2: f32 = 0.041668426, E3: f32 = 0.0083691236, E4: f32 = 0.0013813754;
+
+/**
+ * e^(x + lo) * 2^k for each lane; `lo` is a small correction to x (0 for a plain exp) that lets a
+ * caller pass an argument carried in two f32s, and k (0 or 64, for x <= 0 only) lets a caller
+ * keep a result that would be subnormal in the normal range until its last product. NaN in,
+ * NaN out: the clamp lets it through and it reaches the polynomial whatever n becomes.
+ */
+// @ts-ignore: decorator
+@inline export function expLoV(x0: v128, lo: v128, k: i32): v128 {
+  // pmin/pmax (one instruction each) with x first return x when it is NaN.
+  const x = f32x4.pmin(f32x4.pmax(x0, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUNDER));
+  const n = f32x4.sub(t, f32x4.splat(ROUNDER));
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
+  r = f32x4.add(f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO))), lo);
+  let q = f32x4.add(f32x4.mul(f32x4.splat(E4), r), f32x4.splat(E3));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(E2));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(E1));
+  q = f32x4.add(f32x4.mul(q, r), f32x4.splat(E0));
+  const p = f32x4.add(f32x4.splat(1), f32x4.add(r, f32x4.mul(f32x4.mul(r, r), q)));
+  // 2^n as 2^n1 * 2^n2 with both halves normal: p * 2^n1 is exact, the second product rounds
+  // once, into a subnormal or to Inf when the result lies there.
+  const ni = i32x4.add(i32x4.sub(t, i32x4.splat(ROUNDER_BITS)), i32x4.splat(k));
+  const n1 = i32x4.shr_s(ni, 1);
+  const n2 = i32x4.sub(ni, n1);
+  const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  const y = f32x4.mul(f32x4.mul(p, s1), s2);
+  return k == 0 ? y : v128.andnot(y, f32x4.lt(x0, f32x4.splat(EXP_LO)));
+}
+
+// @ts-ignore: decorator
+@inline export function expLoS(x0: f32, lo: f32, k: i32): f32 {
+  if (k != 0 && x0 < EXP_LO) return 0;
+  let x = x0 < EXP_LO ? EXP_LO : x0;
+  x = EXP_HI < x ? EXP_HI : x;
+  const t = x * LOG2E + ROUNDER;
+  const n = t - ROUNDER;
+  let r = x - n * LN2_HI;
+  r = (r - n * LN2_LO) + lo;
+  let q = E4 * r + E3;
+  q = q * r + E2;
+  q = q * r + E1;
+  q = q * r + E0;
+  const p: f32 = 1 + (r + (r * r) * q);
+  const ni = reinterpret<i32>(t) - ROUNDER_BITS + k;
+  const n1 = ni >> 1;
+  const n2 = ni - n1;
+  return (p * reinterpret<f32>((n1 + 127) << 23)) * reinterpret<f32>((n2 + 127) << 23);
+}
+
+// @ts-ignore: decorator
+@inline export function expV(x: v128): v128 { return expLoV(x, f32x4.splat(0), 0); }
+export function expS(x: f32): f32 { return expLoS(x, 0, 0); }
+
+// ---------- log ----------
+
+const SQRT_HALF_BITS: i32 = 0x3f3504f3;
+const FLT_MIN: f32 = 1.17549435e-38;
+// log(1+f) = f - f^2/2 + s (f^2/2 + z (L0 + L1 z + L2 z^2)), s = f / (2 + f), z = s^2 <= 0.0295.
+const L0: f32 = 0.66666818, L1: f32 = 0.39973488, L2: f32 = 0.29964343;
+
+/**
+ * Natural log. x = 2^k * m with m in [sqrt(1/2), sqrt(2)) (subnormals are scaled by 2^23 first),
+ * then log(m) from f = m - 1, which is exact, plus small corrections, so there is no
+ * cancellation near x = 1. log(+-0) = -Inf, log(x < 0) = NaN, log(Inf) = Inf, NaN -> NaN.
+ */
+// @ts-ignore: decorator
+@inline export function logV(x: v128): v128 {
+  const tiny = f32x4.lt(x, f32x4.splat(FLT_MIN));
+  const xs = v128.bitselect(f32x4.mul(x, f32x4.splat(8388608)), x, tiny);
+  const kAdj = v128.and(tiny, i32x4.splat(23));
+  // Adding (1.0 - sqrt(1/2)) bits carries into the exponent exactly when the mantissa is past sqrt(2).
+  const ix = i32x4.add(xs, i32x4.splat(0x3f800000 - SQRT_HALF_BITS));
+  const k = i32x4.sub(i32x4.sub(i32x4.shr_u(ix, 23), i32x4.splat(127)), kAdj);
+  const m = i32x4.add(v128.and(ix, i32x4.splat(0x7fffff)), i32x4.splat(SQRT_HALF_BITS));
+  const f = f32x4.sub(m, f32x4.splat(1));
+  const s = f32x4.div(f, f32x4.add(f32x4.splat(2), f));
+  const z = f32x4.mul(s, s);
+  const R = f32x4.mul(z, f32x4.add(f32x4.splat(L0), f32x4.mul(z, f32x4.add(f32x4.splat(L1), f32x4.mul(z, f32x4.splat(L2))))));
+  const hfsq = f32x4.mul(f32x4.mul(f32x4.splat(0.5), f), f);
+  const kf = f32x4.convert_i32x4_s(k);
+  const corr = f32x4.add(f32x4.mul(s, f32x4.add(hfsq, R)), f32x4.mul(kf, f32x4.splat(LN2_LO)));
+  let y = f32x4.add(f32x4.mul(kf, f32x4.splat(LN2_HI)), f32x4.sub(f, f32x4.sub(hfsq, corr)));
+  y = v128.bitselect(f32x4.splat(-Infinity), y, f32x4.eq(x, f32x4.splat(0)));
+  y = v128.bitselect(x, y, f32x4.eq(x, f32x4.splat(Infinity)));
+  return v128.bitselect(f32x4.splat(NaN), y, v128.or(f32x4.lt(x, f32x4.splat(0)), f32x4.ne(x, x)));
+}
+
+export function logS(x: f32): f32 {
+  if (x == 0) return -Infinity;
+  if (x < 0 || x != x) return NaN;
+  if (x == Infinity) return x;
+  let kAdj = 0;
+  if (x < FLT_MIN) { x *= 8388608; kAdj = 23; }
+  const ix = reinterpret<i32>(x) + (0x3f800000 - SQRT_HALF_BITS);
+  const k = (<i32>(<u32>ix >> 23)) - 127 - kAdj;
+  const f = reinterpret<f32>((ix & 0x7fffff) + SQRT_HALF_BITS) - 1;
+  const s = f / (2 + f);
+  const z = s * s;
+  const R = z * (L0 + z * (L1 + z * L2));
+  const hfsq = (<f32>0.5 * f) * f;
+  const kf = <f32>k;
+  const corr = s * (hfsq + R) + kf * LN2_LO;
+  return kf * LN2_HI + (f - (hfsq - corr));
+}
+
+// ---------- tanh, sigmoid, silu ----------
+
+// Below TANH_SMALL, tanh(x) = x + x^3 (T0 + T1 w + ... + T4 w^4), w = x^2 (0.07 ulp): no
+// cancellation near 0. Above it, (1 - E) / (1 + E) with E = e^(-2|x|) <= 0.29, which never
+// overflows and tends to exactly 1.
+const TANH_SMALL: f32 = 0.625;
+const T0: f32 = -0.33333281, T1: f32 = 0.13331442, T2: f32 = -0.053739712, T3: f32 = 0.020639079, T4: f32 = -0.0057049785;
+const SIGN: i32 = 0x80000000;
+
+// @ts-ignore: decorator
+@inline export function tanhV(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const w = f32x4.mul(x, x);
+  let p = f32x4.add(f32x4.mul(f32x4.splat(T4), w), f32x4.splat(T3));
+  p = f32x4.add(f32x4.mul(p, w), f32x4.splat(T2));
+  p = f32x4.add(f32x4.mul(p, w), f32x4.splat(T1));
+  p = f32x4.add(f32x4.mul(p, w), f32x4.splat(T0));
+  const small = f32x4.add(x, f32x4.mul(f32x4.mul(x, w), p));
+  const e = expV(f32x4.mul(ax, f32x4.splat(-2)));
+  const big = f32x4.div(f32x4.sub(f32x4.splat(1), e), f32x4.add(f32x4.splat(1), e));
+  // NaN fails `ax < TANH_SMALL` and comes out of the exp branch as NaN. x's sign goes onto
+  // either branch; that also keeps tanh(-0) = -0, which the small branch alone would lose.
+  const r = v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(TANH_SMALL)));
+  return v128.bitselect(x, r, i32x4.splat(SIGN));
+}
+
+export function tanhS(x: f32): f32 {
+  const ax = abs<f32>(x);
+  if (ax < TANH_SMALL) {
+    const w = x * x;
+    let p = T4 * w + T3;
+    p = p * w + T2;
+    p = p * w + T1;
+    p = p * w + T0;
+    return copysign<f32>(x + (x * w) * p, x);
+  }
+  const e = expS(ax * -2);
+  return copysign<f32>((1 - e) / (1 + e), x);
+}
+
+/**
+ * 1 / (1 + e^-z) from E = e^(-|z|) in (0, 1]: 1 / (1 + E) for z >= 0, E / (1 + E) for z < 0.
+ * Nothing overflows, sigmoid(-large) is 0 (or its subnormal value), never NaN.
+ */
+// @ts-ignore: decorator
+@inline function sigmoidFromE(neg: v128, e: v128): v128 {
+  const d = f32x4.add(f32x4.splat(1), e);
+  return v128.bitselect(f32x4.div(e, d), f32x4.div(f32x4.splat(1), d), neg);
+}
+
+// @ts-ignore: decorator
+@inline export function sigmoidV(x: v128): v128 {
+  return sigmoidFromE(f32x4.lt(x, f32x4.splat(0)), expV(f32x4.neg(f32x4.abs(x))));
+}
+
+export function sigmoidS(x: f32): f32 {
+  const e = expS(-abs<f32>(x));
+  const d: f32 = 1 + e;
+  return x < 0 ? e / d : 1 / d;
+}
+
+// x * sigmoid(z) for silu (z = x) and gelu (z = 2u), from E64 = e^(-|z|) * 2^64: x / (1 + E) for
+// z >= 0, (x * E64) * 2^-64 / (1 + E) for z < 0. Where e^z is subnormal, forming x * e^z from a
+// subnormal e^z would cost up to ~50 ulp; x * E64 is normal and the 2^-64 rounds once. E itself
+// (E64 * 2^-64, possibly rounded) only enters 1 + E, where it is negligible if that small.
+const TWO_POW_M64: f32 = 5.421010862427522e-20;
+
+// @ts-ignore: decorator
+@inline function xSigmoidV(x: v128, neg: v128, e64: v128): v128 {
+  const d = f32x4.add(f32x4.splat(1), f32x4.mul(e64, f32x4.splat(TWO_POW_M64)));
+  const num = v128.bitselect(f32x4.mul(f32x4.mul(x, e64), f32x4.splat(TWO_POW_M64)), x, neg);
+  return f32x4.div(num, d);
+}
+
+// @ts-ignore: decorator
+@inline function xSigmoidS(x: f32, neg: bool, e64: f32): f32 {
+  const d: f32 = 1 + e64 * TWO_POW_M64;
+  return (neg ? (x * e64) * TWO_POW_M64 : x) / d;
+}
+
+/** x * sigmoid(x). silu(-Inf) is NaN (-Inf * 0), as in PyTorch. */
+// @ts-ignore: decorator
+@inline export function siluV(x: v128): v128 {
+  return xSigmoidV(x, f32x4.lt(x, f32x4.splat(0)), expLoV(f32x4.neg(f32x4.abs(x)), f32x4.splat(0), 64));
+}
+export function siluS(x: f32): f32 { return xSigmoidS(x, x < 0, expLoS(-abs<f32>(x), 0, 64)); }
+
+// ---------- gelu (tanh form) ----------
+
+// 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3) equals x * sigmoid(2u), which has
+// no cancellation for negative x. 2u = x (G1 + G2 x^2) is formed in f64: for x < 0 the result is
+// about x e^(2u), so an f32 rounding of 2u (|2u| up to ~100) would cost up to ~100 ulp. The f64
+// value is clamped to +-200 (sigmoid is saturated in f32 well before) and handed to exp as
+// hi + lo f32s.
+const G1: f64 = 1.5957691216057308; // 2 sqrt(2/pi)
+const G2: f64 = 0.0713548162726009; // 2 sqrt(2/pi) * 0.044715
+
+// @ts-ignore: decorator
+@inline function geluArg2(x: v128): v128 {
+  const z = f64x2.mul(x, f64x2.add(f64x2.splat(G1), f64x2.mul(f64x2.splat(G2), f64x2.mul(x, x))));
+  return f64x2.min(f64x2.max(z, f64x2.splat(-200)), f64x2.splat(200));
+}
+
+// @ts-ignore: decorator
+@inline export function geluV(x: v128): v128 {
+  const z0 = geluArg2(f64x2.promote_low_f32x4(x));
+  const z1 = geluArg2(f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 2, 3)));
+  const h0 = f32x4.demote_f64x2_zero(z0), h1 = f32x4.demote_f64x2_zero(z1);
+  const l0 = f32x4.demote_f64x2_zero(f64x2.sub(z0, f64x2.promote_low_f32x4(h0)));
+  const l1 = f32x4.demote_f64x2_zero(f64x2.sub(z1, f64x2.promote_low_f32x4(h1)));
+  const hi = v128.shuffle<f32>(h0, h1, 0, 1, 4, 5);
+  const lo = v128.shuffle<f32>(l0, l1, 0, 1, 4, 5);
+  const neg = f32x4.lt(hi, f32x4.splat(0));
+  // e^(-|hi + lo|): flip the pair's sign where it is positive.
+  const flip = v128.andnot(i32x4.splat(SIGN), neg);
+  return xSigmoidV(x, neg, expLoV(v128.xor(hi, flip), v128.xor(lo, flip), 64));
+}
+
+export function geluS(x: f32): f32 {
+  const xd = <f64>x;
+  const z = min<f64>(max<f64>(xd * (G1 + G2 * (xd * xd)), -200), 200);
+  const hi = <f32>z;
+  const lo = <f32>(z - <f64>hi);
+  const neg = hi < 0;
+  return xSigmoidS(x, neg, neg ? expLoS(hi, lo, 64) : expLoS(-hi, -lo, 64));
+}
