@@ -1,7 +1,8 @@
 // Row-wise normalisations: softmax / log-softmax, layer norm, and cross-entropy from logits.
-// Rows are contiguous (the op layer makes them so); f32 throughout. exp and log are AS's
-// scalar Mathf versions for now; the vectorised ones of assembly/math.ts replace them when the
-// elementwise suite lands.
+// Rows are contiguous (the op layer makes them so); f32 throughout. exp and log come from
+// assembly/math.ts (expV and expS give the same bits, so twins agree exactly).
+
+import { expS, expV, logS } from './math';
 
 // @ts-ignore: decorator
 @inline function hsum(v: v128): f32 {
@@ -38,13 +39,16 @@ export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog:
     const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
     const m = rowMax(px, n);
     // out holds exp(x - m) first; then it is scaled (softmax) or rewritten (log-softmax).
-    for (let i = 0; i < n; i++) store<f32>(po + (<usize>i << 2), Mathf.exp(load<f32>(px + (<usize>i << 2)) - m));
+    const vm = f32x4.splat(m);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) v128.store(po + (<usize>j << 2), expV(f32x4.sub(v128.load(px + (<usize>j << 2)), vm)));
+    for (; j < n; j++) store<f32>(po + (<usize>j << 2), expS(load<f32>(px + (<usize>j << 2)) - m));
     const s = rowSum(po, n);
     if (isLog) {
-      const shift = f32x4.splat(m + Mathf.log(s));
+      const sh = m + logS(s);
+      const shift = f32x4.splat(sh);
       let i = 0;
       for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.sub(v128.load(px + (<usize>i << 2)), shift));
-      const sh = m + Mathf.log(s);
       for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(px + (<usize>i << 2)) - sh);
     } else {
       const vs = f32x4.splat(s);
@@ -62,8 +66,8 @@ export function f32_softmax_rows__scalar(x: usize, out: usize, rows: i32, n: i32
     let m = load<f32>(px);
     for (let i = 1; i < n; i++) m = max(m, load<f32>(px + (<usize>i << 2)));
     let s: f32 = 0;
-    for (let i = 0; i < n; i++) { const e = Mathf.exp(load<f32>(px + (<usize>i << 2)) - m); store<f32>(po + (<usize>i << 2), e); s += e; }
-    const sh = m + Mathf.log(s);
+    for (let i = 0; i < n; i++) { const e = expS(load<f32>(px + (<usize>i << 2)) - m); store<f32>(po + (<usize>i << 2), e); s += e; }
+    const sh = m + logS(s);
     for (let i = 0; i < n; i++) {
       const q = <usize>i << 2;
       store<f32>(po + q, isLog ? load<f32>(px + q) - sh : load<f32>(po + q) / s);
@@ -136,9 +140,12 @@ export function f32_cross_entropy(x: usize, labels: usize, out: usize, rows: i32
     if (y < 0 || y >= c) return r;
     const px = x + (<usize>r * <usize>c << 2);
     const m = rowMax(px, c);
-    let s: f32 = 0;
-    for (let i = 0; i < c; i++) s += Mathf.exp(load<f32>(px + (<usize>i << 2)) - m);
-    const lse = m + Mathf.log(s);
+    const vm = f32x4.splat(m);
+    let acc = f32x4.splat(0), i = 0;
+    for (; i + 4 <= c; i += 4) acc = f32x4.add(acc, expV(f32x4.sub(v128.load(px + (<usize>i << 2)), vm)));
+    let s = hsum(acc);
+    for (; i < c; i++) s += expS(load<f32>(px + (<usize>i << 2)) - m);
+    const lse = m + logS(s);
     const meanX = eps != 0 ? rowSum(px, c) / <f32>c : 0;
     store<f32>(out + (<usize>r << 2), lse - (1 - eps) * load<f32>(px + (<usize>y << 2)) - eps * meanX);
   }
