@@ -7,6 +7,7 @@
  * sees every `write` and `run` issued before it, even though it resolves later; a `free`
  * issued after a `run` never disturbs that run.
  */
+import type { Activation } from '../ops/activation.js';
 import type { BinaryOp, UnaryOp } from '../ops/elementwise-spec.js';
 
 export type DeviceKind = 'cpu' | 'gpu' | 'ref';
@@ -19,8 +20,22 @@ export interface KernelParams {
   unary: { op: UnaryOp; size: number };
   /** x viewed as [outer, reduce, inner]; out[o, i] = sum over r of x[o, r, i]. reduce may be 0. */
   sum: { outer: number; reduce: number; inner: number };
-  /** Row-major c[m, n] = a[m, k] @ b[k, n]. k may be 0 (c is zeros). */
-  matmul: { m: number; k: number; n: number };
+  /**
+   * Batched matrix product with a fused epilogue, for t < prod(batchShape), i < m, j < n:
+   *   out[t][i, j] = act(sum over p < k of A'[t][i, p] * B'[t][p, j]  + bias[j])
+   * A' is a[m, k] row-major, or with transposeA the transpose of a stored [k, m]; B' is
+   * b[k, n], or with transposeB the transpose of a stored [n, k]. Batch t of a starts at
+   * sum_d idx_d(t) * aBatchStrides[d] elements (0 where a is broadcast; the collapsed form of
+   * ops/broadcast.ts), likewise b; out is dense [batch, m, n]. Inputs are [a, b], plus the
+   * bias (n values) as a third input when `bias` is set. k may be 0: out = act(bias or 0).
+   * Absent fields mean: no transpose, one batch, no bias, activation 'none'.
+   */
+  matmul: {
+    m: number; k: number; n: number;
+    transposeA?: boolean; transposeB?: boolean;
+    batchShape?: number[]; aBatchStrides?: number[]; bBatchStrides?: number[];
+    bias?: boolean; activation?: Activation;
+  };
 }
 export type KernelName = keyof KernelParams;
 

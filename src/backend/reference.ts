@@ -2,6 +2,7 @@
  * The reference backend: plain TypeScript, accumulating in f64, storing f32. It is the oracle
  * every other backend is tested against, so it is written for obviousness, not speed.
  */
+import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 
@@ -35,12 +36,27 @@ const kernels = {
       }
     }
   },
-  matmul([a, b], c, { m, k, n }) {
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
-        c[i * n + j] = s;
+  matmul([a, b, bias], c, p) {
+    const { m, k, n, transposeA, transposeB, batchShape = [], aBatchStrides = [], bBatchStrides = [] } = p;
+    const act = ACTIVATIONS[p.activation ?? 'none'].ref;
+    const batches = batchShape.reduce((x, y) => x * y, 1);
+    for (let t = 0; t < batches; t++) {
+      let oa = 0, ob = 0;
+      for (let d = batchShape.length - 1, rem = t; d >= 0; d--) {
+        const idx = rem % batchShape[d];
+        rem = Math.floor(rem / batchShape[d]);
+        oa += idx * aBatchStrides[d];
+        ob += idx * bBatchStrides[d];
+      }
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let q = 0; q < k; q++) {
+            s += a[oa + (transposeA ? q * m + i : i * k + q)] * b[ob + (transposeB ? j * k + q : q * n + j)];
+          }
+          if (p.bias) s += bias[j];
+          c[t * m * n + i * n + j] = act(s);
+        }
       }
     }
   },

@@ -7,6 +7,7 @@
 import { FreeListHeap } from '../alloc/heap.js';
 import { OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
+import { writeGemmDesc } from './wasm-gemm.js';
 
 const PAGE = 65536;
 
@@ -25,12 +26,16 @@ export interface WasmOptions {
 export class WasmBackend implements Backend<WasmBuf> {
   readonly kind = 'cpu' as const;
   readonly simd: boolean;
+  /** True when the module is the relaxed-SIMD build (f32x4.relaxed_madd in the GEMM). */
+  readonly relaxedSimd: boolean;
   private readonly memory: WebAssembly.Memory;
   private readonly x: Exports;
   private readonly heap: FreeListHeap;
   /** Scratch block for kernel descriptors (broadcast dims); 3 * MAX_RANK i32 fit easily. */
   private readonly scratch: number;
   private i32View = new Int32Array(0);
+  /** GEMM packing workspace, allocated once and reused by every matmul (kernels allocate nothing). */
+  private readonly gemmWs: { ptr: number; bytes: number };
 
   constructor(module: WebAssembly.Module, opts: WasmOptions = {}) {
     this.simd = opts.simd ?? true;
@@ -46,10 +51,13 @@ export class WasmBackend implements Backend<WasmBuf> {
       return this.memory.buffer.byteLength;
     });
     this.scratch = this.heap.alloc(256);
+    const wsBytes = this.x.f32_gemm_workspace_bytes() as number;
+    this.gemmWs = { ptr: this.heap.alloc(wsBytes), bytes: wsBytes };
+    this.relaxedSimd = this.x.relaxedSimd?.() === 1;
   }
 
   get bytesInUse(): number { return this.heap.bytesInUse; }
-  get liveBuffers(): number { return this.heap.liveBlocks - 1; }
+  get liveBuffers(): number { return this.heap.liveBlocks - 2; } // less scratch and GEMM workspace
 
   alloc(bytes: number): WasmBuf {
     return { ptr: this.heap.alloc(bytes), bytes };
@@ -81,7 +89,10 @@ export class WasmBackend implements Backend<WasmBuf> {
     },
     unary: ([x], o, { op, size }) => { this.fn(`f32_${op}`)(x.ptr, o.ptr, size); },
     sum: ([x], o, { outer, reduce, inner }) => { this.fn('f32_sum')(x.ptr, o.ptr, outer, reduce, inner); },
-    matmul: ([a, b], c, { m, k, n }) => { this.fn('f32_matmul')(a.ptr, b.ptr, c.ptr, m, k, n); },
+    matmul: ([a, b, bias], c, p) => {
+      writeGemmDesc(this.i32(), this.scratch, p, { a: a.ptr, b: b.ptr, c: c.ptr, bias: bias?.ptr ?? 0, ws: this.gemmWs.ptr, wsBytes: this.gemmWs.bytes });
+      this.fn('f32_gemm')(this.scratch);
+    },
   };
 
   /** Re-made after memory.grow detaches the old buffer. */
