@@ -15,12 +15,17 @@ const t0 = performance.now();
 // 1. AssemblyScript kernels from the spec table, then Wasm.
 await import('./gen-assembly.ts');
 mkdirSync(at('build'), { recursive: true });
-execFileSync(process.execPath, [at('node_modules/assemblyscript/bin/asc.js').pathname, '--config', 'asconfig.json', '--target', 'simd'], { cwd: root, stdio: 'inherit' });
+// Two builds of the same sources: plain SIMD, and relaxed SIMD (f32x4.relaxed_madd in the GEMM),
+// which init() prefers wherever WebAssembly.validate accepts it.
+for (const target of ['simd', 'relaxed']) {
+  execFileSync(process.execPath, [at('node_modules/assemblyscript/bin/asc.js').pathname, '--config', 'asconfig.json', '--target', target], { cwd: root, stdio: 'inherit' });
+}
 const wasm = readFileSync(at('build/tandem.simd.wasm'));
+const wasmRelaxed = readFileSync(at('build/tandem.relaxed.wasm'));
 
 // 2. Wasm and WGSL as modules.
 mkdirSync(at('src/gen'), { recursive: true });
-writeFileSync(at('src/gen/wasm.ts'), `${STAMP}export const WASM_SIMD_BASE64 =\n  '${wasm.toString('base64')}';\n`);
+writeFileSync(at('src/gen/wasm.ts'), `${STAMP}export const WASM_SIMD_BASE64 =\n  '${wasm.toString('base64')}';\nexport const WASM_RELAXED_SIMD_BASE64 =\n  '${wasmRelaxed.toString('base64')}';\n`);
 const wgsl = readdirSync(at('kernels')).filter((f) => f.endsWith('.wgsl')).sort();
 const entries = wgsl.map((f) => `  ${f.replace(/\.wgsl$/, '')}: ${JSON.stringify(readFileSync(at(`kernels/${f}`), 'utf8'))},`);
 writeFileSync(at('src/gen/wgsl.ts'), `${STAMP}export const WGSL = {\n${entries.join('\n')}\n} as const;\n`);
@@ -39,7 +44,8 @@ await build({
   logLevel: 'warning',
 });
 copyFileSync(at('build/tandem.simd.wasm'), at('dist/tandem.simd.wasm'));
+copyFileSync(at('build/tandem.relaxed.wasm'), at('dist/tandem.relaxed.wasm'));
 
 // 4. Declarations.
 execFileSync(process.execPath, [at('node_modules/typescript/bin/tsc').pathname, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-console.log(`build: wasm ${wasm.length} bytes, ${wgsl.length} WGSL files, dist/tandem.js in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`build: wasm ${wasm.length} + ${wasmRelaxed.length} (relaxed) bytes, ${wgsl.length} WGSL files, dist/tandem.js in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

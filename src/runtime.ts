@@ -10,7 +10,7 @@ import { ReferenceBackend } from './backend/reference.js';
 import { WasmBackend } from './backend/wasm.js';
 import { WebGPUBackend } from './backend/webgpu.js';
 import { DeviceError, NotInitializedError, TandemError } from './errors.js';
-import { WASM_SIMD_BASE64 } from './gen/wasm.js';
+import { WASM_RELAXED_SIMD_BASE64, WASM_SIMD_BASE64 } from './gen/wasm.js';
 
 export interface InitOptions {
   /** 'auto' (default): use WebGPU when an adapter exists. true: require it. false: never. */
@@ -19,10 +19,14 @@ export interface InitOptions {
   wasm?: WebAssembly.Module;
   /** Use the f32x4 kernels (default) or their scalar twins. */
   simd?: boolean;
+  /** Use the relaxed-SIMD build where the runtime validates it (default true); false forces
+   *  the plain SIMD build. Ignored when `wasm` is given (that module is what runs). */
+  relaxedSimd?: boolean;
 }
 
 export interface InitInfo {
-  cpu: { simd: boolean; threads: number };
+  /** relaxedSimd: the running module is the relaxed-SIMD build (f32x4.relaxed_madd). */
+  cpu: { simd: boolean; relaxedSimd: boolean; threads: number };
   gpu: GPUInfo | null;
 }
 
@@ -49,8 +53,9 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
     throw new TandemError(`init: gpu must be 'auto', true or false, got ${JSON.stringify(gpuWanted)}`);
   }
   const simd = opts.simd ?? true;
-  if (!state || state.cpu.simd !== simd || opts.wasm) {
-    state = { cpu: new WasmBackend(await wasmModule(opts.wasm), { simd }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
+  const flavor: WasmFlavor | undefined = opts.relaxedSimd === false ? 'simd' : undefined;
+  if (!state || state.cpu.simd !== simd || opts.wasm || (flavor === 'simd' && state.cpu.relaxedSimd)) {
+    state = { cpu: new WasmBackend(await wasmModule(opts.wasm, flavor), { simd }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
   if (gpuWanted !== false && !state.gpu) {
@@ -65,10 +70,28 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   return info();
 }
 
-export async function wasmModule(given?: WebAssembly.Module): Promise<WebAssembly.Module> {
+/** The two builds of the kernels: 'relaxed-simd' (--enable relaxed-simd) and plain 'simd'. */
+export type WasmFlavor = 'relaxed-simd' | 'simd';
+
+/** True when this runtime validates the relaxed-SIMD build (Deno, Chromium; Node 20 only with
+ *  --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(base64Bytes(WASM_RELAXED_SIMD_BASE64));
+}
+
+/**
+ * The module init() uses: `given` if any, else the build named by `flavor`, else the relaxed
+ * build where it validates and the plain SIMD build otherwise.
+ */
+export async function wasmModule(given?: WebAssembly.Module, flavor?: WasmFlavor): Promise<WebAssembly.Module> {
   if (given !== undefined) {
     if (!(given instanceof WebAssembly.Module)) throw new TandemError('init: options.wasm must be a WebAssembly.Module');
     return given;
+  }
+  if (flavor !== 'simd') {
+    const relaxed = base64Bytes(WASM_RELAXED_SIMD_BASE64);
+    if (WebAssembly.validate(relaxed)) return WebAssembly.compile(relaxed);
+    if (flavor === 'relaxed-simd') throw new TandemError('init: this runtime does not validate the relaxed-SIMD build');
   }
   const bytes = base64Bytes(WASM_SIMD_BASE64);
   if (!WebAssembly.validate(bytes)) throw new TandemError('init: this runtime lacks WebAssembly SIMD, which Tandem needs');
@@ -84,7 +107,7 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
 
 export function info(): InitInfo {
   if (!state) throw new NotInitializedError('Tandem is not initialised: call `await T.init()` first');
-  return { cpu: { simd: state.cpu.simd, threads: 1 }, gpu: state.gpuInfo };
+  return { cpu: { simd: state.cpu.simd, relaxedSimd: state.cpu.relaxedSimd, threads: 1 }, gpu: state.gpuInfo };
 }
 
 /** The backend for a device, or a typed error saying why there is none. */
