@@ -7,6 +7,8 @@ import { ShapeError } from '../errors.js';
 import { type DType, type Shape, fmtShape, normAxis, numel } from '../dtype.js';
 import type { KernelName, KernelParams } from '../backend/backend.js';
 import { broadcastShapes, collapseBroadcast } from './broadcast.js';
+import type { Activation } from './activation.js';
+import { type MatmulAttrs, planLinear, planMatmul } from './matmul-plan.js';
 import type { BinaryOp, UnaryOp } from './elementwise-spec.js';
 
 export interface Plan<K extends KernelName = KernelName> {
@@ -55,18 +57,16 @@ export const OPS = {
       return { shape, kernel: 'sum', params: { outer: numel(x.slice(0, ax)), reduce: x[ax], inner: numel(x.slice(ax + 1)) } };
     },
   } satisfies Row<SumAttrs>,
+  /** Batched, broadcasting matmul (PyTorch semantics; see matmul-plan.ts). */
   matmul: {
     arity: 2,
-    plan([a, b]) {
-      if (a.length !== 2 || b.length !== 2) {
-        throw new ShapeError(`matmul: expects 2-D operands, got ${fmtShape(a)} and ${fmtShape(b)} (batched matmul is not supported yet)`);
-      }
-      if (a[1] !== b[0]) {
-        throw new ShapeError(`matmul: inner dimensions differ: ${fmtShape(a)} @ ${fmtShape(b)} (${a[1]} vs ${b[0]})`);
-      }
-      return { shape: [a[0], b[1]], kernel: 'matmul', params: { m: a[0], k: a[1], n: b[1] } };
-    },
-  } satisfies Row<void>,
+    plan: ([a, b], attrs: MatmulAttrs) => (attrs.name === 'linear' ? planLinear(a, b, null, attrs.activation) : planMatmul(a, b, attrs, null)),
+  } satisfies Row<MatmulAttrs>,
+  /** x @ w^T + bias with a fused activation: the matmul kernel with its epilogue. */
+  linear: {
+    arity: 3,
+    plan: ([x, w, bias], { activation }: { activation?: Activation }) => planLinear(x, w, bias, activation),
+  } satisfies Row<{ activation?: Activation }>,
 } satisfies Record<string, Row<never>>;
 
 export type OpName = keyof typeof OPS;
