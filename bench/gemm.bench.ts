@@ -1,0 +1,150 @@
+/**
+ * The CPU GEMM against its peers, side by side in one Node process and run: Tandem (T.matmul
+ * on 'cpu', the Wasm GEMM of assembly/gemm.ts) vs tfjs-backend-wasm (XNNPACK), onnxruntime-web
+ * (wasm EP, MLAS) and jax-js (wasm), all single-threaded; onnxruntime-web with 2 threads runs
+ * in a child process afterwards (see bench/peers.ts for why), while this one waits.
+ * Cases: square N = 64 ... 2048, and the products of an MLP 784 -> 256 -> 10 at batch 256,
+ * forward and backward (the transposed products). Also the ladder of Tandem's own kernels
+ * (naive -> register-blocked -> packed) on the square cases, and the machine's f32x4
+ * multiply-add peak, measured here, so every row reports GFLOP/s and its fraction of it.
+ * Medians of tinybench samples; ratios are of medians from this one run. Writes
+ * bench/results/gemm.json.
+ *
+ *   npm run bench:gemm            (GEMM_CASES=square or =mlp to run a subset)
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Bench } from 'tinybench';
+import * as T from '../src/index.ts';
+import { wasmModule } from '../src/runtime.ts';
+import { type GemmCase, type Peer, type Prepared, jaxPeer, ortPeer, storedShapes, tfjsPeer } from './peers.ts';
+
+const childThreads = Number(process.argv.find((a) => a.startsWith('--ort-threads='))?.split('=')[1] ?? 0);
+const only = process.env.GEMM_CASES;
+
+const CASES: GemmCase[] = [];
+if (only !== 'mlp') {
+  for (const [n, iterations] of [[64, 300], [128, 100], [256, 30], [512, 10], [1024, 5], [2048, 3]]) {
+    CASES.push({ name: `square ${n}`, m: n, k: n, n, tA: false, tB: false, iterations });
+  }
+}
+if (only !== 'square') {
+  // torch layout: W1 [256, 784], W2 [10, 256]; X [256, 784]; h [256, 256]; dy [256, 10].
+  CASES.push(
+    { name: 'mlp fwd h = X W1^T', m: 256, k: 784, n: 256, tA: false, tB: true, iterations: 20 },
+    { name: 'mlp fwd y = h W2^T', m: 256, k: 256, n: 10, tA: false, tB: true, iterations: 100 },
+    { name: 'mlp bwd dW2 = dy^T h', m: 10, k: 256, n: 256, tA: true, tB: false, iterations: 100 },
+    { name: 'mlp bwd dh = dy W2', m: 256, k: 10, n: 256, tA: false, tB: false, iterations: 100 },
+    { name: 'mlp bwd dW1 = dh^T X', m: 256, k: 256, n: 784, tA: true, tB: false, iterations: 20 },
+  );
+}
+const flops = (c: GemmCase) => 2 * c.m * c.k * c.n;
+const data = (len: number, seed: number) => { let x = seed; return Float32Array.from({ length: len }, () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5); };
+
+interface Row { case: string; engine: string; medianMs: number; meanMs: number; rmePercent: number; samples: number; gflops: number; fractionOfPeak?: number; maxRelDiffVsTandem?: number }
+
+async function measure(c: GemmCase, engines: [string, Prepared][]): Promise<Row[]> {
+  const bench = new Bench({ time: 300, iterations: c.iterations, warmup: true, warmupIterations: Math.max(2, Math.min(10, c.iterations >> 2)) });
+  for (const [name, p] of engines) bench.add(name, () => p.run());
+  await bench.run();
+  return bench.tasks.map((t) => {
+    const r = t.result as { latency?: { p50: number; mean: number; rme: number; samplesCount?: number; samples?: number[] } };
+    const lat = r.latency;
+    if (!lat) throw new Error(`${c.name} | ${t.name}: no result (${JSON.stringify(t.result).slice(0, 200)})`);
+    return { case: c.name, engine: t.name, medianMs: lat.p50, meanMs: lat.mean, rmePercent: lat.rme, samples: lat.samplesCount ?? lat.samples?.length ?? 0, gflops: flops(c) / lat.p50 / 1e6 };
+  });
+}
+
+function maxRelDiff(got: Float32Array, want: Float32Array): number {
+  let d = 0, s = 0;
+  for (let i = 0; i < want.length; i++) { d = Math.max(d, Math.abs(got[i] - want[i])); s = Math.max(s, Math.abs(want[i])); }
+  return got.length === want.length ? d / (s || 1) : Infinity;
+}
+
+async function runPeers(peers: Peer[], withTandem: boolean): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of CASES) {
+    const [sa, sb] = storedShapes(c);
+    const a = data(sa[0] * sa[1], 1), b = data(sb[0] * sb[1], 2);
+    const engines: [string, Prepared][] = [];
+    if (withTandem) engines.push(['tandem', tandemPrepared(c, a, b)]);
+    for (const p of peers) engines.push([p.name, await p.prepare(c, a, b)]);
+    const results = await Promise.all(engines.map(async ([, p]) => p.result()));
+    const got = await measure(c, engines);
+    got.forEach((r, i) => { if (withTandem && i > 0) r.maxRelDiffVsTandem = maxRelDiff(results[i], results[0]); });
+    rows.push(...got);
+    for (const [, p] of engines) p.dispose();
+    console.error(`${c.name}: ${got.map((r) => `${r.engine} ${r.gflops.toFixed(1)}`).join(', ')} GFLOP/s`);
+  }
+  return rows;
+}
+
+function tandemPrepared(c: GemmCase, a: Float32Array, b: Float32Array): Prepared {
+  const [sa, sb] = storedShapes(c);
+  const A = T.tensor(a, sa), B = T.tensor(b, sb);
+  const opts = { transposeA: c.tA, transposeB: c.tB };
+  return {
+    run() { T.matmul(A, B, opts).dispose(); },
+    async result() { const out = T.matmul(A, B, opts); const d = await out.data(); out.dispose(); return d; },
+    dispose() { A.dispose(); B.dispose(); },
+  };
+}
+
+if (childThreads > 0) {
+  // Child: onnxruntime-web with more threads, same cases; rows as JSON on stdout.
+  const rows = await runPeers([await ortPeer(childThreads)], false);
+  process.stdout.write(`ROWS ${JSON.stringify(rows)}\n`);
+  process.exit(0);
+}
+
+const info = await T.init({ gpu: false });
+const { peak, ladder } = await import('./gemm-ladder.ts');
+const peakBefore = peak(await wasmModule(undefined, 'simd'));
+console.error(`f32x4 mul+add peak: ${peakBefore.toFixed(1)} GFLOP/s`);
+
+const peers: Peer[] = [];
+const unavailable: Record<string, string> = {};
+for (const [name, make] of [['jax-js', jaxPeer], ['tfjs-wasm', tfjsPeer], ['ort-wasm', () => ortPeer(1)]] as const) {
+  try { peers.push(await make()); } catch (e) { unavailable[name] = String((e as Error).stack ?? e); console.error(`${name} unavailable: ${e}`); }
+}
+const rows = await runPeers(peers, true);
+const ladderRows = only === 'mlp' ? [] : await ladder(await wasmModule(undefined, 'simd'), CASES.filter((c) => c.name.startsWith('square')), measure);
+rows.push(...ladderRows);
+
+// onnxruntime-web with 2 threads, in a child process while this one waits.
+const child = await new Promise<string>((resolve) => {
+  const p = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--ort-threads=2'], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.on('close', (code) => resolve(code === 0 ? out : `exit ${code}: ${out}`));
+});
+const childRows = child.match(/^ROWS (.*)$/m);
+if (childRows) rows.push(...(JSON.parse(childRows[1]) as Row[]));
+else unavailable['ort-wasm-2t'] = child.slice(0, 2000);
+
+const peakAfter = peak(await wasmModule(undefined, 'simd'));
+const peakGflops = Math.max(peakBefore, peakAfter);
+for (const r of rows) r.fractionOfPeak = r.gflops / peakGflops;
+
+const engines = ['tfjs-wasm', 'ort-wasm', 'ort-wasm-2t', 'jax-js'];
+const at = (c: string, e: string) => rows.find((r) => r.case === c && r.engine === e)?.medianMs;
+const ratios = CASES.map((c) => {
+  const t = at(c.name, 'tandem')!;
+  return { case: c.name, tandemGflops: flops(c) / t / 1e6, ...Object.fromEntries(engines.map((e) => [`over_${e}`, (at(c.name, e) ?? NaN) / t])) };
+});
+
+console.table(rows.map((r) => ({ case: r.case, engine: r.engine, ms: r.medianMs.toFixed(3), 'GFLOP/s': r.gflops.toFixed(1), 'of peak': `${(100 * r.fractionOfPeak!).toFixed(0)}%`, 'rme%': r.rmePercent.toFixed(1), 'max rel diff': r.maxRelDiffVsTandem?.toExponential(1) ?? '' })));
+console.table(ratios.map((r) => ({ case: r.case, 'tandem GFLOP/s': r.tandemGflops.toFixed(1), ...Object.fromEntries(engines.map((e) => [`x ${e}`, Number.isNaN(r[`over_${e}` as keyof typeof r] as number) ? '-' : `${(r[`over_${e}` as keyof typeof r] as number).toFixed(2)}x`])) })));
+console.log(`peak ${peakGflops.toFixed(1)} GFLOP/s (before ${peakBefore.toFixed(1)}, after ${peakAfter.toFixed(1)}); ratios are peer time / Tandem time`);
+
+const result = {
+  bench: 'gemm', date: new Date().toISOString(), runtime: `node ${process.version}`, cpu: info.cpu,
+  machine: '2 cores shared with other work; numbers are noisy, ratios from one run are what to compare',
+  peak: { gflops: peakGflops, before: peakBefore, after: peakAfter, how: 'f32x4 mul+add, 12 independent chains (assembly/peak.ts), best of several runs' },
+  peers: Object.fromEntries(peers.map((p) => [p.name, { version: p.version, config: p.config }])),
+  unavailable,
+  note: 'medianMs is the median latency of one product through each library\'s public API (output allocated and freed per call). Ratios: peer median / Tandem median (> 1: Tandem faster). ort-wasm-2t ran in a child process after the single-threaded rows. ladder-* rows call the Wasm exports directly.',
+  rows, ratios,
+};
+writeFileSync(new URL('./results/gemm.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+process.exit(0);
