@@ -23,7 +23,8 @@ export const TRANS_A = 1, TRANS_B = 2;
 /** Activation ids (src/ops/activation.ts names them). 0 is none. */
 export const ACT_NONE = 0, ACT_RELU = 1;
 
-/** Register tile: MR rows of A per packed panel, NR = 8 columns (two f32x4) per B panel. */
+/** Register tile: MR rows of A per packed panel, NR = 8 columns (two f32x4) per B panel
+ *  (why 4 x 8: gemm_ukernel.ts). The tile code handles at most 4 rows. */
 export const MR = 4;
 export const NR = 8;
 /** Cache blocks: a KC x NR panel of B (8 KiB) stays in L1 while MR x KC panels of A stream

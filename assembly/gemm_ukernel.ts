@@ -12,6 +12,9 @@
 // ROWS / WIDE arguments are constants at each instantiation, so the optimiser drops the rows
 // and the half that an instance does not use, and each instance keeps its accumulators in
 // registers (x64 has 16 xmm registers: MR = 4 keeps 8 accumulators + 2 B + 1 A + 1 temp).
+// Measured here (bench/gemm.bench.ts machine): this 4x8 loop runs at the machine's measured
+// f32x4 peak in both builds; 5x8 and 6x8 tiles, and a 2x-unrolled k loop, made V8 spill
+// accumulators and ran 20-40% slower, so MR is 4.
 import { ACT_RELU, MR } from './gemm_desc';
 
 export const F_LOAD = 1, F_FINAL = 2;
@@ -46,29 +49,35 @@ export const F_LOAD = 1, F_FINAL = 2;
   return activate(v, act);
 }
 
+/** Row r (0..3) of A at one k step, loaded and splat in one instruction (vbroadcastss).
+ *  Loading the step's 4 rows as one vector and splatting lanes by shuffle measured the same. */
+// @ts-ignore: decorator
+@inline function rowA(pa: usize, r: i32): v128 {
+  if (r == 0) return v128.load32_splat(pa);
+  if (r == 1) return v128.load32_splat(pa, 4);
+  if (r == 2) return v128.load32_splat(pa, 8);
+  return v128.load32_splat(pa, 12);
+}
+
 // @ts-ignore: decorator
 @inline function tile(ROWS: i32, WIDE: bool, kc: i32, pa: usize, pb: usize, bs: usize, c: usize, ldc: usize, flags: i32, bias: usize, act: i32): void {
   const z = f32x4.splat(0);
-  let c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z, c4a = z, c4b = z, c5a = z, c5b = z;
-  const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+  let c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z;
+  const c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
   if (flags & F_LOAD) {
     c0a = v128.load(c); if (WIDE) c0b = v128.load(c, 16);
     if (ROWS > 1) { c1a = v128.load(c1); if (WIDE) c1b = v128.load(c1, 16); }
     if (ROWS > 2) { c2a = v128.load(c2); if (WIDE) c2b = v128.load(c2, 16); }
     if (ROWS > 3) { c3a = v128.load(c3); if (WIDE) c3b = v128.load(c3, 16); }
-    if (ROWS > 4) { c4a = v128.load(c4); if (WIDE) c4b = v128.load(c4, 16); }
-    if (ROWS > 5) { c5a = v128.load(c5); if (WIDE) c5b = v128.load(c5, 16); }
   }
+  // One k step per trip: unrolling by two made V8 hoist both steps' loads and spill
+  // accumulators (measured 25% slower), so the loop stays this plain.
   for (let p = 0; p < kc; p++) {
-    const b0 = v128.load(pb);
-    const b1 = WIDE ? v128.load(pb, 16) : z;
-    let x = v128.load32_splat(pa);
-    c0a = fma(c0a, x, b0); if (WIDE) c0b = fma(c0b, x, b1);
-    if (ROWS > 1) { x = v128.load32_splat(pa, 4); c1a = fma(c1a, x, b0); if (WIDE) c1b = fma(c1b, x, b1); }
-    if (ROWS > 2) { x = v128.load32_splat(pa, 8); c2a = fma(c2a, x, b0); if (WIDE) c2b = fma(c2b, x, b1); }
-    if (ROWS > 3) { x = v128.load32_splat(pa, 12); c3a = fma(c3a, x, b0); if (WIDE) c3b = fma(c3b, x, b1); }
-    if (ROWS > 4) { x = v128.load32_splat(pa, 16); c4a = fma(c4a, x, b0); if (WIDE) c4b = fma(c4b, x, b1); }
-    if (ROWS > 5) { x = v128.load32_splat(pa, 20); c5a = fma(c5a, x, b0); if (WIDE) c5b = fma(c5b, x, b1); }
+    const b0 = v128.load(pb), b1 = WIDE ? v128.load(pb, 16) : z;
+    let x = rowA(pa, 0); c0a = fma(c0a, x, b0); if (WIDE) c0b = fma(c0b, x, b1);
+    if (ROWS > 1) { x = rowA(pa, 1); c1a = fma(c1a, x, b0); if (WIDE) c1b = fma(c1b, x, b1); }
+    if (ROWS > 2) { x = rowA(pa, 2); c2a = fma(c2a, x, b0); if (WIDE) c2b = fma(c2b, x, b1); }
+    if (ROWS > 3) { x = rowA(pa, 3); c3a = fma(c3a, x, b0); if (WIDE) c3b = fma(c3b, x, b1); }
     pa += MR << 2;
     pb += bs;
   }
@@ -79,8 +88,6 @@ export const F_LOAD = 1, F_FINAL = 2;
   if (ROWS > 1) { v128.store(c1, finish(c1a, fin, hasBias, ba, act)); if (WIDE) v128.store(c1, finish(c1b, fin, hasBias, bb, act), 16); }
   if (ROWS > 2) { v128.store(c2, finish(c2a, fin, hasBias, ba, act)); if (WIDE) v128.store(c2, finish(c2b, fin, hasBias, bb, act), 16); }
   if (ROWS > 3) { v128.store(c3, finish(c3a, fin, hasBias, ba, act)); if (WIDE) v128.store(c3, finish(c3b, fin, hasBias, bb, act), 16); }
-  if (ROWS > 4) { v128.store(c4, finish(c4a, fin, hasBias, ba, act)); if (WIDE) v128.store(c4, finish(c4b, fin, hasBias, bb, act), 16); }
-  if (ROWS > 5) { v128.store(c5, finish(c5a, fin, hasBias, ba, act)); if (WIDE) v128.store(c5, finish(c5b, fin, hasBias, bb, act), 16); }
 }
 
 // The instances, named dtype_op_ukernel_ROWSxCOLS (the ISA is the build: simd or relaxed-simd).
@@ -93,17 +100,21 @@ function f32_gemm_ukernel_2x4(kc: i32, pa: usize, pb: usize, bs: usize, c: usize
 function f32_gemm_ukernel_3x4(kc: i32, pa: usize, pb: usize, bs: usize, c: usize, ldc: usize, f: i32, bias: usize, act: i32): void { tile(3, false, kc, pa, pb, bs, c, ldc, f, bias, act); }
 function f32_gemm_ukernel_4x4(kc: i32, pa: usize, pb: usize, bs: usize, c: usize, ldc: usize, f: i32, bias: usize, act: i32): void { tile(4, false, kc, pa, pb, bs, c, ldc, f, bias, act); }
 
-/** One tile of `rows` (1..MR) x 8 (wide) or x 4 rows of C; see the contract above. */
+/** One tile of `rows` (1..MR) x 8 (wide) or x 4 columns of C; see the contract above. */
 export function ukernel(rows: i32, wide: bool, kc: i32, pa: usize, pb: usize, bs: usize, c: usize, ldc: usize, flags: i32, bias: usize, act: i32): void {
   if (wide) {
-    if (rows == 4) f32_gemm_ukernel_4x8(kc, pa, pb, bs, c, ldc, flags, bias, act);
-    else if (rows == 3) f32_gemm_ukernel_3x8(kc, pa, pb, bs, c, ldc, flags, bias, act);
-    else if (rows == 2) f32_gemm_ukernel_2x8(kc, pa, pb, bs, c, ldc, flags, bias, act);
-    else f32_gemm_ukernel_1x8(kc, pa, pb, bs, c, ldc, flags, bias, act);
+    switch (rows) {
+      case 4: f32_gemm_ukernel_4x8(kc, pa, pb, bs, c, ldc, flags, bias, act); break;
+      case 3: f32_gemm_ukernel_3x8(kc, pa, pb, bs, c, ldc, flags, bias, act); break;
+      case 2: f32_gemm_ukernel_2x8(kc, pa, pb, bs, c, ldc, flags, bias, act); break;
+      default: f32_gemm_ukernel_1x8(kc, pa, pb, bs, c, ldc, flags, bias, act);
+    }
   } else {
-    if (rows == 4) f32_gemm_ukernel_4x4(kc, pa, pb, bs, c, ldc, flags, bias, act);
-    else if (rows == 3) f32_gemm_ukernel_3x4(kc, pa, pb, bs, c, ldc, flags, bias, act);
-    else if (rows == 2) f32_gemm_ukernel_2x4(kc, pa, pb, bs, c, ldc, flags, bias, act);
-    else f32_gemm_ukernel_1x4(kc, pa, pb, bs, c, ldc, flags, bias, act);
+    switch (rows) {
+      case 4: f32_gemm_ukernel_4x4(kc, pa, pb, bs, c, ldc, flags, bias, act); break;
+      case 3: f32_gemm_ukernel_3x4(kc, pa, pb, bs, c, ldc, flags, bias, act); break;
+      case 2: f32_gemm_ukernel_2x4(kc, pa, pb, bs, c, ldc, flags, bias, act); break;
+      default: f32_gemm_ukernel_1x4(kc, pa, pb, bs, c, ldc, flags, bias, act);
+    }
   }
 }
