@@ -1,13 +1,15 @@
 /**
- * The CPU GEMM against its peers, side by side in one Node process and run: Tandem (T.matmul
- * on 'cpu', the Wasm GEMM of assembly/gemm.ts) vs tfjs-backend-wasm (XNNPACK), onnxruntime-web
+ * The CPU GEMM against its peers, side by side in one Node process and run: Tandem (the Wasm
+ * GEMM of assembly/gemm.ts, plain SIMD build and, when Node runs with
+ * --experimental-wasm-relaxed-simd, the relaxed-SIMD build) vs tfjs-backend-wasm (XNNPACK), onnxruntime-web
  * (wasm EP, MLAS) and jax-js (wasm), all single-threaded; onnxruntime-web with 2 threads runs
  * in a child process afterwards (see bench/peers.ts for why), while this one waits.
  * Cases: square N = 64 ... 2048, and the products of an MLP 784 -> 256 -> 10 at batch 256,
  * forward and backward (the transposed products). Also the ladder of Tandem's own kernels
  * (naive -> register-blocked -> packed) on the square cases, and the machine's f32x4
  * multiply-add peak, measured here, so every row reports GFLOP/s and its fraction of it.
- * Medians of tinybench samples; ratios are of medians from this one run. Writes
+ * Medians of tinybench samples taken in interleaved rounds (see `measure`); ratios are of
+ * medians from this one run. Writes
  * bench/results/gemm.json.
  *
  *   npm run bench:gemm            (GEMM_CASES=square or =mlp to run a subset)
@@ -15,8 +17,10 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
-import * as T from '../src/index.ts';
-import { wasmModule } from '../src/runtime.ts';
+import type { Backend } from '../src/backend/backend.ts';
+import { WasmBackend } from '../src/backend/wasm.ts';
+import { planMatmul } from '../src/ops/matmul-plan.ts';
+import { relaxedSimdSupported, wasmModule } from '../src/runtime.ts';
 import { type GemmCase, type Peer, type Prepared, jaxPeer, ortPeer, storedShapes, tfjsPeer } from './peers.ts';
 
 const childThreads = Number(process.argv.find((a) => a.startsWith('--ort-threads='))?.split('=')[1] ?? 0);
@@ -43,15 +47,33 @@ const data = (len: number, seed: number) => { let x = seed; return Float32Array.
 
 interface Row { case: string; engine: string; medianMs: number; meanMs: number; rmePercent: number; samples: number; gflops: number; fractionOfPeak?: number; maxRelDiffVsTandem?: number }
 
+/**
+ * Median latency of each engine on case `c`. The machine is shared, so load comes and goes:
+ * the engines are interleaved, ROUNDS rounds of tinybench each running every engine for a
+ * share of the iterations, and the median is over all rounds' samples, so a burst of outside
+ * load falls on every engine alike instead of on whichever ran during it.
+ */
+const ROUNDS = 5;
 async function measure(c: GemmCase, engines: [string, Prepared][]): Promise<Row[]> {
-  const bench = new Bench({ time: 300, iterations: c.iterations, warmup: true, warmupIterations: Math.max(2, Math.min(10, c.iterations >> 2)) });
-  for (const [name, p] of engines) bench.add(name, () => p.run());
-  await bench.run();
-  return bench.tasks.map((t) => {
-    const r = t.result as { latency?: { p50: number; mean: number; rme: number; samplesCount?: number; samples?: number[] } };
-    const lat = r.latency;
-    if (!lat) throw new Error(`${c.name} | ${t.name}: no result (${JSON.stringify(t.result).slice(0, 200)})`);
-    return { case: c.name, engine: t.name, medianMs: lat.p50, meanMs: lat.mean, rmePercent: lat.rme, samples: lat.samplesCount ?? lat.samples?.length ?? 0, gflops: flops(c) / lat.p50 / 1e6 };
+  const samples = new Map<string, number[]>(engines.map(([n]) => [n, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({
+      time: 0, iterations: Math.max(1, Math.ceil(c.iterations / ROUNDS)), retainSamples: true,
+      warmup: round === 0, warmupIterations: Math.max(2, Math.min(10, c.iterations >> 2)),
+    });
+    for (const [name, p] of engines) bench.add(name, () => p.run());
+    await bench.run();
+    for (const t of bench.tasks) {
+      const lat = (t.result as { latency?: { samples?: number[] } }).latency;
+      if (!lat?.samples) throw new Error(`${c.name} | ${t.name}: no samples (${JSON.stringify(t.result).slice(0, 200)})`);
+      samples.get(t.name)!.push(...lat.samples);
+    }
+  }
+  return engines.map(([engine]) => {
+    const xs = samples.get(engine)!.sort((x, y) => x - y);
+    const median = xs[xs.length >> 1], mean = xs.reduce((x, y) => x + y, 0) / xs.length;
+    const sd = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+    return { case: c.name, engine, medianMs: median, meanMs: mean, rmePercent: (100 * 1.96 * sd) / Math.sqrt(xs.length) / mean, samples: xs.length, gflops: flops(c) / median / 1e6 };
   });
 }
 
@@ -61,13 +83,14 @@ function maxRelDiff(got: Float32Array, want: Float32Array): number {
   return got.length === want.length ? d / (s || 1) : Infinity;
 }
 
-async function runPeers(peers: Peer[], withTandem: boolean): Promise<Row[]> {
+async function runPeers(peers: Peer[], tandems: [string, Backend][]): Promise<Row[]> {
+  const withTandem = tandems.length > 0;
   const rows: Row[] = [];
   for (const c of CASES) {
     const [sa, sb] = storedShapes(c);
     const a = data(sa[0] * sa[1], 1), b = data(sb[0] * sb[1], 2);
     const engines: [string, Prepared][] = [];
-    if (withTandem) engines.push(['tandem', tandemPrepared(c, a, b)]);
+    for (const [name, be] of tandems) engines.push([name, tandemPrepared(be, c, a, b)]);
     for (const p of peers) engines.push([p.name, await p.prepare(c, a, b)]);
     const results = await Promise.all(engines.map(async ([, p]) => p.result()));
     const got = await measure(c, engines);
@@ -79,36 +102,53 @@ async function runPeers(peers: Peer[], withTandem: boolean): Promise<Row[]> {
   return rows;
 }
 
-function tandemPrepared(c: GemmCase, a: Float32Array, b: Float32Array): Prepared {
+/**
+ * Tandem at the backend seam, doing what T.matmul does (plan, allocate the output, run, free)
+ * on a given Wasm backend, so the plain and the relaxed-SIMD builds run side by side.
+ */
+function tandemPrepared(be: Backend, c: GemmCase, a: Float32Array, b: Float32Array): Prepared {
   const [sa, sb] = storedShapes(c);
-  const A = T.tensor(a, sa), B = T.tensor(b, sb);
-  const opts = { transposeA: c.tA, transposeB: c.tB };
+  const A = be.alloc(a.length * 4), B = be.alloc(b.length * 4);
+  be.write(A, a); be.write(B, b);
+  const once = () => {
+    const { params } = planMatmul(sa, sb, { transposeA: c.tA, transposeB: c.tB }, null);
+    const out = be.alloc(c.m * c.n * 4);
+    be.run('matmul', [A, B], out, params);
+    return out;
+  };
   return {
-    run() { T.matmul(A, B, opts).dispose(); },
-    async result() { const out = T.matmul(A, B, opts); const d = await out.data(); out.dispose(); return d; },
-    dispose() { A.dispose(); B.dispose(); },
+    run() { be.free(once()); },
+    async result() { const out = once(); const d = await be.read(out, c.m * c.n * 4); be.free(out); return new Float32Array(d.buffer, d.byteOffset, c.m * c.n); },
+    dispose() { be.free(A); be.free(B); },
   };
 }
 
 if (childThreads > 0) {
   // Child: onnxruntime-web with more threads, same cases; rows as JSON on stdout.
-  const rows = await runPeers([await ortPeer(childThreads)], false);
+  const rows = await runPeers([await ortPeer(childThreads)], []);
   process.stdout.write(`ROWS ${JSON.stringify(rows)}\n`);
   process.exit(0);
 }
 
-const info = await T.init({ gpu: false });
+// 'tandem' is the plain SIMD build, what Node 20 runs by default; 'tandem-relaxed' the
+// relaxed-SIMD build that Deno and Chromium run by default, here when Node was started with
+// --experimental-wasm-relaxed-simd (the npm script does; the peers are unaffected by it).
+const relaxed = relaxedSimdSupported();
+const plainModule = await wasmModule(undefined, 'simd');
+const relaxedModule = relaxed ? await wasmModule(undefined, 'relaxed-simd') : null;
+const tandems: [string, Backend][] = [['tandem', new WasmBackend(plainModule)]];
+if (relaxedModule) tandems.push(['tandem-relaxed', new WasmBackend(relaxedModule)]);
 const { peak, ladder } = await import('./gemm-ladder.ts');
-const peakBefore = peak(await wasmModule(undefined, 'simd'));
-console.error(`f32x4 mul+add peak: ${peakBefore.toFixed(1)} GFLOP/s`);
+const peakBefore = peak(plainModule), fmaPeakBefore = relaxedModule ? peak(relaxedModule) : NaN;
+console.error(`f32x4 mul+add peak: ${peakBefore.toFixed(1)} GFLOP/s; relaxed_madd peak: ${fmaPeakBefore.toFixed(1)}`);
 
 const peers: Peer[] = [];
 const unavailable: Record<string, string> = {};
 for (const [name, make] of [['jax-js', jaxPeer], ['tfjs-wasm', tfjsPeer], ['ort-wasm', () => ortPeer(1)]] as const) {
   try { peers.push(await make()); } catch (e) { unavailable[name] = String((e as Error).stack ?? e); console.error(`${name} unavailable: ${e}`); }
 }
-const rows = await runPeers(peers, true);
-const ladderRows = only === 'mlp' ? [] : await ladder(await wasmModule(undefined, 'simd'), CASES.filter((c) => c.name.startsWith('square')), measure);
+const rows = await runPeers(peers, tandems);
+const ladderRows = only === 'mlp' ? [] : await ladder(plainModule, CASES.filter((c) => c.name.startsWith('square')), measure);
 rows.push(...ladderRows);
 
 // onnxruntime-web with 2 threads, in a child process while this one waits.
@@ -122,25 +162,31 @@ const childRows = child.match(/^ROWS (.*)$/m);
 if (childRows) rows.push(...(JSON.parse(childRows[1]) as Row[]));
 else unavailable['ort-wasm-2t'] = child.slice(0, 2000);
 
-const peakAfter = peak(await wasmModule(undefined, 'simd'));
-const peakGflops = Math.max(peakBefore, peakAfter);
-for (const r of rows) r.fractionOfPeak = r.gflops / peakGflops;
+const peakAfter = peak(plainModule), fmaPeakAfter = relaxedModule ? peak(relaxedModule) : NaN;
+const peakGflops = Math.max(peakBefore, peakAfter), fmaPeakGflops = Math.max(fmaPeakBefore, fmaPeakAfter);
+// Each row against the peak of the instructions it can use: relaxed_madd for the relaxed
+// build, a separate mul and add for everything else (no peer ships a relaxed-SIMD binary).
+for (const r of rows) r.fractionOfPeak = r.gflops / (r.engine === 'tandem-relaxed' ? fmaPeakGflops : peakGflops);
 
 const engines = ['tfjs-wasm', 'ort-wasm', 'ort-wasm-2t', 'jax-js'];
+const tandemNames = tandems.map(([n]) => n);
 const at = (c: string, e: string) => rows.find((r) => r.case === c && r.engine === e)?.medianMs;
-const ratios = CASES.map((c) => {
-  const t = at(c.name, 'tandem')!;
-  return { case: c.name, tandemGflops: flops(c) / t / 1e6, ...Object.fromEntries(engines.map((e) => [`over_${e}`, (at(c.name, e) ?? NaN) / t])) };
-});
+const ratios = CASES.flatMap((c) => tandemNames.map((tn) => {
+  const t = at(c.name, tn)!;
+  return { case: c.name, tandem: tn, tandemGflops: flops(c) / t / 1e6, ...Object.fromEntries(engines.map((e) => [`over_${e}`, (at(c.name, e) ?? NaN) / t])) };
+}));
 
 console.table(rows.map((r) => ({ case: r.case, engine: r.engine, ms: r.medianMs.toFixed(3), 'GFLOP/s': r.gflops.toFixed(1), 'of peak': `${(100 * r.fractionOfPeak!).toFixed(0)}%`, 'rme%': r.rmePercent.toFixed(1), 'max rel diff': r.maxRelDiffVsTandem?.toExponential(1) ?? '' })));
-console.table(ratios.map((r) => ({ case: r.case, 'tandem GFLOP/s': r.tandemGflops.toFixed(1), ...Object.fromEntries(engines.map((e) => [`x ${e}`, Number.isNaN(r[`over_${e}` as keyof typeof r] as number) ? '-' : `${(r[`over_${e}` as keyof typeof r] as number).toFixed(2)}x`])) })));
-console.log(`peak ${peakGflops.toFixed(1)} GFLOP/s (before ${peakBefore.toFixed(1)}, after ${peakAfter.toFixed(1)}); ratios are peer time / Tandem time`);
+console.table(ratios.map((r) => ({ case: r.case, build: r.tandem, 'GFLOP/s': r.tandemGflops.toFixed(1), ...Object.fromEntries(engines.map((e) => [`x ${e}`, Number.isNaN(r[`over_${e}` as keyof typeof r] as number) ? '-' : `${(r[`over_${e}` as keyof typeof r] as number).toFixed(2)}x`])) })));
+console.log(`mul+add peak ${peakGflops.toFixed(1)} GFLOP/s (before ${peakBefore.toFixed(1)}, after ${peakAfter.toFixed(1)}); relaxed_madd peak ${fmaPeakGflops.toFixed(1)}; ratios are peer time / Tandem time`);
 
 const result = {
-  bench: 'gemm', date: new Date().toISOString(), runtime: `node ${process.version}`, cpu: info.cpu,
+  bench: 'gemm', date: new Date().toISOString(), runtime: `node ${process.version} ${process.execArgv.join(' ')}`, relaxedSimd: relaxed,
   machine: '2 cores shared with other work; numbers are noisy, ratios from one run are what to compare',
-  peak: { gflops: peakGflops, before: peakBefore, after: peakAfter, how: 'f32x4 mul+add, 12 independent chains (assembly/peak.ts), best of several runs' },
+  peak: {
+    gflops: peakGflops, before: peakBefore, after: peakAfter, how: 'f32x4 mul then add, 12 independent chains (assembly/peak.ts, plain SIMD build), best of 12 runs, before and after the suite',
+    relaxedMaddGflops: fmaPeakGflops, relaxedHow: 'the same loop in the relaxed-SIMD build (f32x4.relaxed_madd); the fraction of peak of tandem-relaxed rows is against this one',
+  },
   peers: Object.fromEntries(peers.map((p) => [p.name, { version: p.version, config: p.config }])),
   unavailable,
   note: 'medianMs is the median latency of one product through each library\'s public API (output allocated and freed per call). Ratios: peer median / Tandem median (> 1: Tandem faster). ort-wasm-2t ran in a child process after the single-threaded rows. ladder-* rows call the Wasm exports directly.',
