@@ -12,9 +12,11 @@
 // ROWS / WIDE arguments are constants at each instantiation, so the optimiser drops the rows
 // and the half that an instance does not use, and each instance keeps its accumulators in
 // registers (x64 has 16 xmm registers: MR = 4 keeps 8 accumulators + 2 B + 1 A + 1 temp).
-// Measured here (bench/gemm.bench.ts machine): this 4x8 loop runs at the machine's measured
-// f32x4 peak in both builds; 5x8 and 6x8 tiles, and a 2x-unrolled k loop, made V8 spill
-// accumulators and ran 20-40% slower, so MR is 4.
+// Measured here (2-core AMD EPYC, V8 in Node 20): this 4x8 loop runs at the machine's measured
+// f32x4 peak in both builds. Without FMA it is bound by instruction issue, not by the FP
+// units, so instructions count: an end pointer instead of a counter gained ~8%; splatting A
+// lanes by shuffle instead of load32_splat lost ~10%; 5x8 and 6x8 tiles, and a 2x-unrolled
+// k loop, made V8 spill accumulators and ran 20-40% slower. So MR is 4.
 import { ACT_RELU, MR } from './gemm_desc';
 
 export const F_LOAD = 1, F_FINAL = 2;
@@ -49,8 +51,7 @@ export const F_LOAD = 1, F_FINAL = 2;
   return activate(v, act);
 }
 
-/** Row r (0..3) of A at one k step, loaded and splat in one instruction (vbroadcastss).
- *  Loading the step's 4 rows as one vector and splatting lanes by shuffle measured the same. */
+/** Row r (0..3) of A at one k step, loaded and splat in one instruction (vbroadcastss). */
 // @ts-ignore: decorator
 @inline function rowA(pa: usize, r: i32): v128 {
   if (r == 0) return v128.load32_splat(pa);
@@ -72,7 +73,9 @@ export const F_LOAD = 1, F_FINAL = 2;
   }
   // One k step per trip: unrolling by two made V8 hoist both steps' loads and spill
   // accumulators (measured 25% slower), so the loop stays this plain.
-  for (let p = 0; p < kc; p++) {
+  // The trip count is kept as an end pointer for A, which saves the counter's add.
+  const paEnd = pa + (<usize>kc << 2) * MR;
+  while (pa < paEnd) {
     const b0 = v128.load(pb), b1 = WIDE ? v128.load(pb, 16) : z;
     let x = rowA(pa, 0); c0a = fma(c0a, x, b0); if (WIDE) c0b = fma(c0b, x, b1);
     if (ROWS > 1) { x = rowA(pa, 1); c1a = fma(c1a, x, b0); if (WIDE) c1b = fma(c1b, x, b1); }
