@@ -40,6 +40,7 @@ if (only !== 'square') {
     { name: 'mlp bwd dW2 = dy^T h', m: 10, k: 256, n: 256, tA: true, tB: false, iterations: 100 },
     { name: 'mlp bwd dh = dy W2', m: 256, k: 10, n: 256, tA: false, tB: false, iterations: 100 },
     { name: 'mlp bwd dW1 = dh^T X', m: 256, k: 256, n: 784, tA: true, tB: false, iterations: 20 },
+    { name: 'mlp fwd relu(X W1^T + b1), fused', m: 256, k: 784, n: 256, tA: false, tB: true, iterations: 20, fused: true },
   );
 }
 const flops = (c: GemmCase) => 2 * c.m * c.k * c.n;
@@ -88,10 +89,10 @@ async function runPeers(peers: Peer[], tandems: [string, Backend][]): Promise<Ro
   const rows: Row[] = [];
   for (const c of CASES) {
     const [sa, sb] = storedShapes(c);
-    const a = data(sa[0] * sa[1], 1), b = data(sb[0] * sb[1], 2);
+    const a = data(sa[0] * sa[1], 1), b = data(sb[0] * sb[1], 2), bias = data(c.n, 3);
     const engines: [string, Prepared][] = [];
-    for (const [name, be] of tandems) engines.push([name, tandemPrepared(be, c, a, b)]);
-    for (const p of peers) engines.push([p.name, await p.prepare(c, a, b)]);
+    for (const [name, be] of tandems) engines.push([name, tandemPrepared(be, c, a, b, bias)]);
+    for (const p of peers) engines.push([p.name, await p.prepare(c, a, b, bias)]);
     const results = await Promise.all(engines.map(async ([, p]) => p.result()));
     const got = await measure(c, engines);
     got.forEach((r, i) => { if (withTandem && i > 0) r.maxRelDiffVsTandem = maxRelDiff(results[i], results[0]); });
@@ -106,20 +107,21 @@ async function runPeers(peers: Peer[], tandems: [string, Backend][]): Promise<Ro
  * Tandem at the backend seam, doing what T.matmul does (plan, allocate the output, run, free)
  * on a given Wasm backend, so the plain and the relaxed-SIMD builds run side by side.
  */
-function tandemPrepared(be: Backend, c: GemmCase, a: Float32Array, b: Float32Array): Prepared {
+function tandemPrepared(be: Backend, c: GemmCase, a: Float32Array, b: Float32Array, bias: Float32Array): Prepared {
   const [sa, sb] = storedShapes(c);
-  const A = be.alloc(a.length * 4), B = be.alloc(b.length * 4);
-  be.write(A, a); be.write(B, b);
+  const A = be.alloc(a.length * 4), B = be.alloc(b.length * 4), C = be.alloc(bias.length * 4);
+  be.write(A, a); be.write(B, b); be.write(C, bias);
   const once = () => {
-    const { params } = planMatmul(sa, sb, { transposeA: c.tA, transposeB: c.tB }, null);
+    const attrs = { transposeA: c.tA, transposeB: c.tB, activation: c.fused ? 'relu' as const : 'none' as const };
+    const { params } = planMatmul(sa, sb, attrs, c.fused ? [c.n] : null);
     const out = be.alloc(c.m * c.n * 4);
-    be.run('matmul', [A, B], out, params);
+    be.run('matmul', c.fused ? [A, B, C] : [A, B], out, params);
     return out;
   };
   return {
     run() { be.free(once()); },
     async result() { const out = once(); const d = await be.read(out, c.m * c.n * 4); be.free(out); return new Float32Array(d.buffer, d.byteOffset, c.m * c.n); },
-    dispose() { be.free(A); be.free(B); },
+    dispose() { be.free(A); be.free(B); be.free(C); },
   };
 }
 

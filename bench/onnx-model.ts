@@ -1,5 +1,5 @@
 /**
- * A one-node ONNX model (Gemm with transA / transB attributes) written as protobuf bytes by
+ * A one-node ONNX model (Gemm with transA / transB attributes, optionally + Relu) written as protobuf bytes by
  * hand, so the benchmark can time onnxruntime-web's matrix product without shipping model
  * files or a protobuf library. Only the fields ONNX needs for this graph are encoded:
  * ModelProto{ir_version=1, opset_import=8, graph=7}; GraphProto{node=1, name=2, input=11,
@@ -27,14 +27,21 @@ function valueInfo(name: string, dims: number[]): number[] {
   return [...str(1, name), ...bytes(2, bytes(1, tensor))];
 }
 
-/** Y[m, n] = A' @ B' where A is [k, m] if transA else [m, k], and B is [n, k] if transB else [k, n]. */
-export function gemmModel(m: number, k: number, n: number, transA: boolean, transB: boolean): Uint8Array {
+/**
+ * Y[m, n] = A' @ B' where A is [k, m] if transA else [m, k], and B is [n, k] if transB else
+ * [k, n]; with `fused`, Y = Relu(A' @ B' + C) for an input C of n values (ORT's optimiser
+ * fuses Gemm + Relu on its CPU EP).
+ */
+export function gemmModel(m: number, k: number, n: number, transA: boolean, transB: boolean, fused = false): Uint8Array {
   const attr = (name: string, v: number) => bytes(5, [...str(1, name), ...int(3, v), ...int(20, 2)]);
-  const node = [...str(1, 'A'), ...str(1, 'B'), ...str(2, 'Y'), ...str(4, 'Gemm'), ...attr('transA', transA ? 1 : 0), ...attr('transB', transB ? 1 : 0)];
+  const gemmOut = fused ? 'G' : 'Y';
+  const node = [...str(1, 'A'), ...str(1, 'B'), ...(fused ? str(1, 'C') : []), ...str(2, gemmOut), ...str(4, 'Gemm'), ...attr('transA', transA ? 1 : 0), ...attr('transB', transB ? 1 : 0)];
+  const relu = [...str(1, 'G'), ...str(2, 'Y'), ...str(4, 'Relu')];
   const graph = [
-    ...bytes(1, node), ...str(2, 'gemm'),
+    ...bytes(1, node), ...(fused ? bytes(1, relu) : []), ...str(2, 'gemm'),
     ...bytes(11, valueInfo('A', transA ? [k, m] : [m, k])),
     ...bytes(11, valueInfo('B', transB ? [n, k] : [k, n])),
+    ...(fused ? bytes(11, valueInfo('C', [n])) : []),
     ...bytes(12, valueInfo('Y', [m, n])),
   ];
   const opset = [...str(1, ''), ...int(2, 13)];

@@ -19,9 +19,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gemmModel } from './onnx-model.ts';
 
-export interface GemmCase { name: string; m: number; k: number; n: number; tA: boolean; tB: boolean; iterations: number }
+/** One product; `fused` adds a bias of n values and a relu in each library's fused form. */
+export interface GemmCase { name: string; m: number; k: number; n: number; tA: boolean; tB: boolean; iterations: number; fused?: boolean }
 export interface Prepared { run(): unknown | Promise<unknown>; result(): Promise<Float32Array>; dispose(): void }
-export interface Peer { name: string; version: string; config: string; prepare(c: GemmCase, a: Float32Array, b: Float32Array): Promise<Prepared> }
+export interface Peer { name: string; version: string; config: string; prepare(c: GemmCase, a: Float32Array, b: Float32Array, bias: Float32Array): Promise<Prepared> }
 
 const nm = (p: string) => fileURLToPath(new URL(`../node_modules/${p}`, import.meta.url));
 const version = (pkg: string) => (JSON.parse(readFileSync(nm(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
@@ -37,15 +38,20 @@ export async function jaxPeer(): Promise<Peer> {
   jax.defaultDevice('wasm');
   const np = jax.numpy;
   return {
-    name: 'jax-js', version: version('@jax-js/jax'), config: "device 'wasm', single-threaded (no worker pool), jit(np.matmul) with the transposes inside the jitted function",
-    async prepare(c, a, b) {
+    name: 'jax-js', version: version('@jax-js/jax'), config: "device 'wasm', single-threaded (no worker pool), jit(np.matmul) with the transposes inside the jitted function (fused rows: jit(relu(matmul + bias)))",
+    async prepare(c, a, b, bias) {
       const [sa, sb] = storedShapes(c);
-      const A = np.array(a).reshape(sa), B = np.array(b).reshape(sb);
-      const f = jax.jit((x: InstanceType<typeof jax.Array>, y: InstanceType<typeof jax.Array>) => np.matmul(c.tA ? x.transpose() : x, c.tB ? y.transpose() : y));
+      const A = np.array(a).reshape(sa), B = np.array(b).reshape(sb), C = np.array(bias);
+      type Arr = InstanceType<typeof jax.Array>;
+      const f = jax.jit((x: Arr, y: Arr, z: Arr) => {
+        const p = np.matmul(c.tA ? x.transpose() : x, c.tB ? y.transpose() : y);
+        if (!c.fused) { z.dispose(); return p; }
+        return jax.nn.relu(p.add(z));
+      });
       return {
-        async run() { const out = f(A.ref, B.ref); await out.blockUntilReady(); out.dispose(); },
-        async result() { return new Float32Array(await f(A.ref, B.ref).data() as Float32Array); },
-        dispose() { A.dispose(); B.dispose(); f.dispose(); },
+        async run() { const out = f(A.ref, B.ref, C.ref); await out.blockUntilReady(); out.dispose(); },
+        async result() { return new Float32Array(await f(A.ref, B.ref, C.ref).data() as Float32Array); },
+        dispose() { A.dispose(); B.dispose(); C.dispose(); f.dispose(); },
       };
     },
   };
@@ -61,14 +67,17 @@ export async function tfjsPeer(): Promise<Peer> {
   await tf.ready();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   return {
-    name: 'tfjs-wasm', version: version('@tensorflow/tfjs-backend-wasm'), config: `tfjs-backend-wasm (XNNPACK), ${simd ? 'SIMD binary' : 'NO SIMD'}, 1 thread, tf.matMul(a, b, transposeA, transposeB)`,
-    async prepare(c, a, b) {
+    name: 'tfjs-wasm', version: version('@tensorflow/tfjs-backend-wasm'), config: `tfjs-backend-wasm (XNNPACK), ${simd ? 'SIMD binary' : 'NO SIMD'}, 1 thread, tf.matMul(a, b, transposeA, transposeB); fused rows tf.fused.matMul with bias and relu`,
+    async prepare(c, a, b, bias) {
       const [sa, sb] = storedShapes(c);
-      const A = tf.tensor(a, sa), B = tf.tensor(b, sb);
+      const A = tf.tensor(a, sa), B = tf.tensor(b, sb), C = tf.tensor(bias, [bias.length]);
+      const mm = () => c.fused
+        ? tf.fused.matMul({ a: A, b: B, transposeA: c.tA, transposeB: c.tB, bias: C, activation: 'relu' })
+        : tf.matMul(A, B, c.tA, c.tB);
       return {
-        run() { const out = tf.matMul(A, B, c.tA, c.tB); out.dataSync(); out.dispose(); },
-        async result() { const out = tf.matMul(A, B, c.tA, c.tB); const d = new Float32Array(out.dataSync() as Float32Array); out.dispose(); return d; },
-        dispose() { A.dispose(); B.dispose(); },
+        run() { const out = mm(); out.dataSync(); out.dispose(); },
+        async result() { const out = mm(); const d = new Float32Array(out.dataSync() as Float32Array); out.dispose(); return d; },
+        dispose() { A.dispose(); B.dispose(); C.dispose(); },
       };
     },
   };
@@ -80,11 +89,12 @@ export async function ortPeer(threads: number): Promise<Peer> {
   ort.env.wasm.numThreads = threads;
   return {
     name: threads === 1 ? 'ort-wasm' : `ort-wasm-${threads}t`, version: version('onnxruntime-web'),
-    config: `onnxruntime-web wasm EP, numThreads ${threads}, a one-node ONNX Gemm(transA, transB) model; session.run per product (copies inputs in and the output out)`,
-    async prepare(c, a, b) {
+    config: `onnxruntime-web wasm EP, numThreads ${threads}, a one-node ONNX Gemm(transA, transB) model (fused rows: Gemm with C + Relu); session.run per product (copies inputs in and the output out)`,
+    async prepare(c, a, b, bias) {
       const [sa, sb] = storedShapes(c);
-      const session = await ort.InferenceSession.create(gemmModel(c.m, c.k, c.n, c.tA, c.tB), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-      const feeds = { A: new ort.Tensor('float32', a, sa), B: new ort.Tensor('float32', b, sb) };
+      const session = await ort.InferenceSession.create(gemmModel(c.m, c.k, c.n, c.tA, c.tB, c.fused), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { A: new ort.Tensor('float32', a, sa), B: new ort.Tensor('float32', b, sb) };
+      if (c.fused) feeds.C = new ort.Tensor('float32', bias, [bias.length]);
       return {
         async run() { const r = await session.run(feeds); r.Y.dispose(); },
         async result() { const r = await session.run(feeds); return new Float32Array(r.Y.data as Float32Array); },
