@@ -21,7 +21,7 @@ import type { Backend } from '../src/backend/backend.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { planMatmul } from '../src/ops/matmul-plan.ts';
 import { relaxedSimdSupported, wasmModule } from '../src/runtime.ts';
-import { type GemmCase, type Peer, type Prepared, jaxPeer, ortPeer, storedShapes, tfjsPeer } from './peers.ts';
+import { type GemmCase, type Peer, type Prepared, jaxPeer, ortPeer, storedShapes, tfjsPeers } from './peers.ts';
 
 const childThreads = Number(process.argv.find((a) => a.startsWith('--ort-threads='))?.split('=')[1] ?? 0);
 const only = process.env.GEMM_CASES;
@@ -92,7 +92,10 @@ async function runPeers(peers: Peer[], tandems: [string, Backend][]): Promise<Ro
     const a = data(sa[0] * sa[1], 1), b = data(sb[0] * sb[1], 2), bias = data(c.n, 3);
     const engines: [string, Prepared][] = [];
     for (const [name, be] of tandems) engines.push([name, tandemPrepared(be, c, a, b, bias)]);
-    for (const p of peers) engines.push([p.name, await p.prepare(c, a, b, bias)]);
+    for (const p of peers) {
+      const prepared = await p.prepare(c, a, b, bias);
+      if (prepared) engines.push([p.name, prepared]);
+    }
     const results = await Promise.all(engines.map(async ([, p]) => p.result()));
     const got = await measure(c, engines);
     got.forEach((r, i) => { if (withTandem && i > 0) r.maxRelDiffVsTandem = maxRelDiff(results[i], results[0]); });
@@ -126,9 +129,12 @@ function tandemPrepared(be: Backend, c: GemmCase, a: Float32Array, b: Float32Arr
 }
 
 if (childThreads > 0) {
-  // Child: onnxruntime-web with more threads, same cases; rows as JSON on stdout.
+  // Child: onnxruntime-web with more threads, same cases; rows as JSON on stdout, with the
+  // process's CPU time over wall time (above 1 means more than one thread was computing).
+  const t0 = performance.now(), cpu0 = process.cpuUsage();
   const rows = await runPeers([await ortPeer(childThreads)], []);
-  process.stdout.write(`ROWS ${JSON.stringify(rows)}\n`);
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(`CPU ${((cpu.user + cpu.system) / 1000 / (performance.now() - t0)).toFixed(2)}\nROWS ${JSON.stringify(rows)}\n`);
   process.exit(0);
 }
 
@@ -146,8 +152,8 @@ console.error(`f32x4 mul+add peak: ${peakBefore.toFixed(1)} GFLOP/s; relaxed_mad
 
 const peers: Peer[] = [];
 const unavailable: Record<string, string> = {};
-for (const [name, make] of [['jax-js', jaxPeer], ['tfjs-wasm', tfjsPeer], ['ort-wasm', () => ortPeer(1)]] as const) {
-  try { peers.push(await make()); } catch (e) { unavailable[name] = String((e as Error).stack ?? e); console.error(`${name} unavailable: ${e}`); }
+for (const [name, make] of [['jax-js', async () => [await jaxPeer()]], ['tfjs-wasm', tfjsPeers], ['ort-wasm', async () => [await ortPeer(1)]]] as const) {
+  try { peers.push(...(await make())); } catch (e) { unavailable[name] = String((e as Error).stack ?? e); console.error(`${name} unavailable: ${e}`); }
 }
 const rows = await runPeers(peers, tandems);
 const ladderRows = only === 'mlp' ? [] : await ladder(plainModule, CASES.filter((c) => c.name.startsWith('square')), measure);
@@ -161,6 +167,7 @@ const child = await new Promise<string>((resolve) => {
   p.on('close', (code) => resolve(code === 0 ? out : `exit ${code}: ${out}`));
 });
 const childRows = child.match(/^ROWS (.*)$/m);
+const ortChildCpuPerWall = Number(child.match(/^CPU (.*)$/m)?.[1] ?? NaN);
 if (childRows) rows.push(...(JSON.parse(childRows[1]) as Row[]));
 else unavailable['ort-wasm-2t'] = child.slice(0, 2000);
 
@@ -170,7 +177,7 @@ const peakGflops = Math.max(peakBefore, peakAfter), fmaPeakGflops = Math.max(fma
 // build, a separate mul and add for everything else (no peer ships a relaxed-SIMD binary).
 for (const r of rows) r.fractionOfPeak = r.gflops / (r.engine === 'tandem-relaxed' ? fmaPeakGflops : peakGflops);
 
-const engines = ['tfjs-wasm', 'ort-wasm', 'ort-wasm-2t', 'jax-js'];
+const engines = ['tfjs-wasm', 'tfjs-wasm-T', 'ort-wasm', 'ort-wasm-2t', 'jax-js'];
 const tandemNames = tandems.map(([n]) => n);
 const at = (c: string, e: string) => rows.find((r) => r.case === c && r.engine === e)?.medianMs;
 const ratios = CASES.flatMap((c) => tandemNames.map((tn) => {
@@ -191,7 +198,12 @@ const result = {
   },
   peers: Object.fromEntries(peers.map((p) => [p.name, { version: p.version, config: p.config }])),
   unavailable,
-  note: 'medianMs is the median latency of one product through each library\'s public API (output allocated and freed per call). Ratios: peer median / Tandem median (> 1: Tandem faster). ort-wasm-2t ran in a child process after the single-threaded rows. ladder-* rows call the Wasm exports directly.',
+  ortChildCpuPerWall,
+  caveats: {
+    'ort-wasm-2t': `numThreads = 2 in Node 20: onnxruntime-web starts one extra worker thread, yet the child process used ${ortChildCpuPerWall} s of CPU per wall second (1.00 = one thread busy), so its Gemm did not run on two threads here, and the thread handoff made it slower than 1 thread. Recorded as measured.`,
+    'tfjs-wasm': 'tf.matMul with transposeA or transposeB runs outside XNNPACK in tfjs-backend-wasm 4.22 (~1 GFLOP/s here); tfjs-wasm-T rows show the explicit tf.transpose workaround on those cases.',
+  },
+  note: 'medianMs is the median latency of one product through each library\'s public API (output allocated and freed per call); the Tandem rows run its matmul kernel at the backend seam the way T.matmul does (plan, allocate the output, run, free), so that both Wasm builds can run in one process. Ratios: peer median / Tandem median (> 1: Tandem faster). ort-wasm-2t ran in a child process after the single-threaded rows; ortChildCpuPerWall is that process\'s CPU time over wall time (about 2 when both threads compute the whole time). ladder-* rows call the Wasm exports directly.',
   rows, ratios,
 };
 writeFileSync(new URL('./results/gemm.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');

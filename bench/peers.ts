@@ -22,7 +22,8 @@ import { gemmModel } from './onnx-model.ts';
 /** One product; `fused` adds a bias of n values and a relu in each library's fused form. */
 export interface GemmCase { name: string; m: number; k: number; n: number; tA: boolean; tB: boolean; iterations: number; fused?: boolean }
 export interface Prepared { run(): unknown | Promise<unknown>; result(): Promise<Float32Array>; dispose(): void }
-export interface Peer { name: string; version: string; config: string; prepare(c: GemmCase, a: Float32Array, b: Float32Array, bias: Float32Array): Promise<Prepared> }
+/** A peer; `prepare` may return null for a case it has nothing distinct to run on. */
+export interface Peer { name: string; version: string; config: string; prepare(c: GemmCase, a: Float32Array, b: Float32Array, bias: Float32Array): Promise<Prepared | null> }
 
 const nm = (p: string) => fileURLToPath(new URL(`../node_modules/${p}`, import.meta.url));
 const version = (pkg: string) => (JSON.parse(readFileSync(nm(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
@@ -57,7 +58,13 @@ export async function jaxPeer(): Promise<Peer> {
   };
 }
 
-export async function tfjsPeer(): Promise<Peer> {
+/**
+ * tfjs-backend-wasm twice: through tf.matMul's transpose flags (its API for them), and, on the
+ * transposed cases only, as 'tfjs-wasm-T': tf.transpose then an untransposed tf.matMul, each
+ * call, because its matMul with a transpose flag leaves XNNPACK for a slow loop (~1 GFLOP/s
+ * measured here), and a user who knows can avoid that.
+ */
+export async function tfjsPeers(): Promise<Peer[]> {
   const tf = await import('@tensorflow/tfjs-core');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(nm('@tensorflow/tfjs-backend-wasm/dist/'));
@@ -66,21 +73,30 @@ export async function tfjsPeer(): Promise<Peer> {
   if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend did not initialise');
   await tf.ready();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  return {
+  const base: Peer = {
     name: 'tfjs-wasm', version: version('@tensorflow/tfjs-backend-wasm'), config: `tfjs-backend-wasm (XNNPACK), ${simd ? 'SIMD binary' : 'NO SIMD'}, 1 thread, tf.matMul(a, b, transposeA, transposeB); fused rows tf.fused.matMul with bias and relu`,
-    async prepare(c, a, b, bias) {
-      const [sa, sb] = storedShapes(c);
-      const A = tf.tensor(a, sa), B = tf.tensor(b, sb), C = tf.tensor(bias, [bias.length]);
-      const mm = () => c.fused
-        ? tf.fused.matMul({ a: A, b: B, transposeA: c.tA, transposeB: c.tB, bias: C, activation: 'relu' })
-        : tf.matMul(A, B, c.tA, c.tB);
-      return {
-        run() { const out = mm(); out.dataSync(); out.dispose(); },
-        async result() { const out = mm(); const d = new Float32Array(out.dataSync() as Float32Array); out.dispose(); return d; },
-        dispose() { A.dispose(); B.dispose(); C.dispose(); },
-      };
-    },
+    prepare: async (c, a, b, bias) => prepare(c, a, b, bias, false),
   };
+  const explicit: Peer = {
+    name: 'tfjs-wasm-T', version: base.version, config: 'as tfjs-wasm, but transposed operands go through tf.transpose (each call, inside tf.tidy) and an untransposed tf.matMul / tf.fused.matMul; run on transposed cases only',
+    prepare: async (c, a, b, bias) => (c.tA || c.tB ? prepare(c, a, b, bias, true) : null),
+  };
+  return [base, explicit];
+
+  async function prepare(c: GemmCase, a: Float32Array, b: Float32Array, bias: Float32Array, transposeFirst: boolean): Promise<Prepared> {
+    const [sa, sb] = storedShapes(c);
+    const A = tf.tensor(a, sa), B = tf.tensor(b, sb), C = tf.tensor(bias, [bias.length]);
+    const mm = () => tf.tidy(() => {
+      const x = transposeFirst && c.tA ? tf.transpose(A) : A, y = transposeFirst && c.tB ? tf.transpose(B) : B;
+      const tA = c.tA && !transposeFirst, tB = c.tB && !transposeFirst;
+      return c.fused ? tf.fused.matMul({ a: x, b: y, transposeA: tA, transposeB: tB, bias: C, activation: 'relu' }) : tf.matMul(x, y, tA, tB);
+    });
+    return {
+      run() { const out = mm(); out.dataSync(); out.dispose(); },
+      async result() { const out = mm(); const d = new Float32Array(out.dataSync() as Float32Array); out.dispose(); return d; },
+      dispose() { A.dispose(); B.dispose(); C.dispose(); },
+    };
+  }
 }
 
 export async function ortPeer(threads: number): Promise<Peer> {
