@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as T from '../src/index.ts';
-import { writeGemmDesc } from '../src/backend/wasm-gemm.ts';
+import { D_M0_WORD, writeGemmDesc } from '../src/backend/wasm-gemm.ts';
 import { planMatmul } from '../src/ops/matmul-plan.ts';
 import { ReferenceBackend } from '../src/backend/reference.ts';
 import { wasmModule } from '../src/runtime.ts';
@@ -106,7 +106,7 @@ test(`${RUNTIME}: wasm GEMM: disjoint row / column / batch sub-ranges with their
     parts.forEach(([m0, m1, n0, n1], i) => {
       const mem = new Int32Array(memory.buffer);
       writeGemmDesc(mem, descs[i], p, { a: pa, b: pb, c: pc, bias: pbias, ws: wss[i], wsBytes });
-      mem.set([m0, m1, n0, n1], (descs[i] >>> 2) + 9);
+      mem.set([m0, m1, n0, n1], (descs[i] >>> 2) + D_M0_WORD);
     });
     for (const d of descs) x.f32_gemm(d);
     const refBe = new ReferenceBackend();

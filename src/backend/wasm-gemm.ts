@@ -1,14 +1,22 @@
 /**
  * The JS half of the Wasm GEMM contract: writes the descriptor that assembly/gemm.ts reads
  * (word layout mirrored from assembly/gemm_desc.ts; keep the two in step). One descriptor
- * describes one part of one matmul: the full ranges here; a worker pool would write one per
- * worker with its own row / column / batch range and its own workspace.
+ * describes one part of one matmul: the full ranges here.
+ *
+ * Splitting for a worker pool: give each worker its own descriptor (36 words) and its own
+ * workspace of f32_gemm_workspace_bytes() bytes, with the same pointers and shape and a
+ * disjoint range: rows [M0, M1) (best in multiples of 4, the register tile's height), columns
+ * [N0, N1) (multiples of 8), or batches [B0, B1). Parts write disjoint pieces of C and read
+ * only A, B and the bias, so they need no synchronisation beyond waiting for all of them
+ * (tests/matmul-api.test.ts checks this contract). Row splits repack the B block per part;
+ * column splits repack A, which is the cheaper side when m < n.
  */
+export const D_M0_WORD = 9;
 import { ACTIVATIONS } from '../ops/activation.js';
 import type { KernelParams } from './backend.js';
 
 const D_A = 0, D_B = 1, D_C = 2, D_BIAS = 3, D_M = 4, D_K = 5, D_N = 6, D_TRANS = 7, D_ACT = 8;
-const D_M0 = 9, D_M1 = 10, D_N0 = 11, D_N1 = 12, D_B0 = 13, D_B1 = 14, D_WS = 15, D_WS_BYTES = 16;
+const D_M0 = D_M0_WORD, D_M1 = 10, D_N0 = 11, D_N1 = 12, D_B0 = 13, D_B1 = 14, D_WS = 15, D_WS_BYTES = 16;
 const D_BRANK = 17, D_BSHAPE = 18, D_ASTRIDE = 24, D_BSTRIDE = 30;
 export const GEMM_DESC_BYTES = 36 * 4;
 export const MAX_BATCH_RANK = 6;
