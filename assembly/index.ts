@@ -10,7 +10,14 @@ export * from './gather';
 export * from './where';
 export * from './convert';
 export * from './optim';
+export { f32_gemm, f32_gemm__scalar, f32_gemm_workspace_bytes } from './gemm';
+export { f32_peak_madd } from './peak'; // for the benchmark's fraction-of-peak column
 
 export function heapBase(): usize {
   return __heap_base;
+}
+
+/** 1 in the relaxed-SIMD build (asc --enable relaxed-simd), else 0. */
+export function relaxedSimd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }

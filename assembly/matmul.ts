@@ -1,7 +1,11 @@
-// f32 matmul, row-major: c[m, n] = a[m, k] @ b[k, n]. k may be 0 (c is zeros).
-// Foundation version: a 4x8 register block (8 f32x4 accumulators) walking B in place, with
-// 4-wide and scalar column tails and a one-row path for the m tail. Packing B into panels and
-// choosing the tile by shape come with the CPU kernel issue; this one is already ~10x plain JS.
+// The first rungs of the f32 matmul ladder, row-major c[m, n] = a[m, k] @ b[k, n], k may be 0.
+// They are no longer behind the seam (the `matmul` kernel is f32_gemm, rung 2, in gemm.ts);
+// they stay so bench/gemm.bench.ts can show, side by side, what each step buys:
+//   rung 0, f32_matmul_naive: scalar i-p-j loops;
+//   rung 1, f32_matmul_blocked: the foundation's 4x8 register block (8 f32x4 accumulators)
+//     walking B in place, with 4-wide and scalar column tails and a one-row path for the m
+//     tail. It is fast while B fits in L2 and falls off beyond, as every 4-row block streams
+//     all of B again: rung 2 packs B into panels and blocks k for the caches.
 
 // @ts-ignore: decorator
 @inline function splatA(p: usize): v128 { return f32x4.splat(load<f32>(p)); }
@@ -82,15 +86,15 @@ function rows1(a: usize, b: usize, c: usize, k: i32, n: i32): void {
   }
 }
 
-export function f32_matmul(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
+export function f32_matmul_blocked(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
   const lda = <usize>k << 2, ldc = <usize>n << 2;
   let i = 0;
   for (; i + 4 <= m; i += 4) rows4(a + <usize>i * lda, b, c + <usize>i * ldc, k, n);
   for (; i < m; i++) rows1(a + <usize>i * lda, b, c + <usize>i * ldc, k, n);
 }
 
-/** Scalar twin of f32_matmul (i-p-j order so B is read along rows). */
-export function f32_matmul__scalar(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
+/** Rung 0: scalar, i-p-j order so B is read along rows. */
+export function f32_matmul_naive(a: usize, b: usize, c: usize, m: i32, k: i32, n: i32): void {
   memory.fill(c, 0, <usize>m * <usize>n << 2);
   for (let i = 0; i < m; i++) {
     const pc = c + (<usize>i * <usize>n << 2);

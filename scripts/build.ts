@@ -15,18 +15,20 @@ const t0 = performance.now();
 // 1. AssemblyScript kernels from the spec table, then Wasm.
 await import('./gen-assembly.ts');
 mkdirSync(at('build'), { recursive: true });
-// One binary per asconfig target: 'simd' (private memory) and 'simd-threads' (imports a shared
-// memory for the worker pool); the same kernels in both.
-for (const target of ['simd', 'simd-threads']) {
+// Four builds of the same sources: plain SIMD and relaxed SIMD (f32x4.relaxed_madd in the
+// GEMM; init() prefers it wherever WebAssembly.validate accepts it), each with private memory
+// and as a '-threads' variant that imports a shared memory for the worker pool.
+const TARGETS = ['simd', 'relaxed', 'simd-threads', 'relaxed-threads'] as const;
+const binaries = TARGETS.map((target) => {
   execFileSync(process.execPath, [at('node_modules/assemblyscript/bin/asc.js').pathname, '--config', 'asconfig.json', '--target', target], { cwd: root, stdio: 'inherit' });
-}
-const wasm = readFileSync(at('build/tandem.simd.wasm'));
-const wasmThreads = readFileSync(at('build/tandem.simd-threads.wasm'));
+  return [target, readFileSync(at(`build/tandem.${target}.wasm`))] as const;
+});
+const wasm = binaries[0][1];
 
 // 2. Wasm and WGSL as modules.
 mkdirSync(at('src/gen'), { recursive: true });
-writeFileSync(at('src/gen/wasm.ts'), `${STAMP}export const WASM_SIMD_BASE64 =\n  '${wasm.toString('base64')}';\n` +
-  `export const WASM_SIMD_THREADS_BASE64 =\n  '${wasmThreads.toString('base64')}';\n`);
+const table = binaries.map(([t, b]) => `  '${t}': '${b.toString('base64')}',`).join('\n');
+writeFileSync(at('src/gen/wasm.ts'), `${STAMP}export const WASM_BASE64 = {\n${table}\n} as const;\n`);
 const wgsl = readdirSync(at('kernels')).filter((f) => f.endsWith('.wgsl')).sort();
 const entries = wgsl.map((f) => `  ${f.replace(/\.wgsl$/, '')}: ${JSON.stringify(readFileSync(at(`kernels/${f}`), 'utf8'))},`);
 writeFileSync(at('src/gen/wgsl.ts'), `${STAMP}export const WGSL = {\n${entries.join('\n')}\n} as const;\n`);
@@ -44,9 +46,8 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-copyFileSync(at('build/tandem.simd.wasm'), at('dist/tandem.simd.wasm'));
-copyFileSync(at('build/tandem.simd-threads.wasm'), at('dist/tandem.simd-threads.wasm'));
+for (const target of TARGETS) copyFileSync(at(`build/tandem.${target}.wasm`), at(`dist/tandem.${target}.wasm`));
 
 // 4. Declarations.
 execFileSync(process.execPath, [at('node_modules/typescript/bin/tsc').pathname, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-console.log(`build: wasm ${wasm.length} bytes, ${wgsl.length} WGSL files, dist/tandem.js in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`build: wasm ${binaries.map(([t, b]) => `${t} ${b.length}`).join(', ')} bytes, ${wgsl.length} WGSL files, dist/tandem.js in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -5,6 +5,7 @@
  */
 import { apply } from './apply.js';
 import type { DType } from './dtype.js';
+import type { Activation } from './ops/activation.js';
 import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
 import type { Tensor } from './tensor.js';
 
@@ -16,6 +17,7 @@ export { softmax, logSoftmax, layerNorm, crossEntropy, indexSelect, embedding, o
 export { DTYPES, MAX_RANK, type DType, type HostArray, type HostArrayOf, type Shape } from './dtype.js';
 export type { DeviceKind as Device } from './backend/backend.js';
 export type { GPUInfo } from './backend/acquire.js';
+export type { Activation } from './ops/activation.js';
 export * from './errors.js';
 
 /** Elementwise a + b with NumPy broadcasting. */
@@ -39,8 +41,24 @@ export const min: Reduce = reduce('min');
 export const argmax: Reduce = reduce('argmax');
 /** i32 index of the first smallest value (NaN counts as smallest). */
 export const argmin: Reduce = reduce('argmin');
-/** 2-D matrix product a[m, k] @ b[k, n]. */
-export const matmul = (a: Tensor, b: Tensor): Tensor => apply('matmul', [a, b]);
+export interface MatmulOptions {
+  /** Use the transpose of a's (or b's) last two dimensions; free: the kernels transpose while packing. */
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+/**
+ * Matrix product with torch.matmul's semantics: [..., m, k] @ [..., k, n] -> [..., m, n] with
+ * batch dimensions broadcast; a 1-D a is a row vector and a 1-D b a column vector (their
+ * dimension is dropped from the result; two 1-D operands give a 0-D dot product).
+ */
+export const matmul = (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor =>
+  apply('matmul', [a, b], { transposeA: opts.transposeA, transposeB: opts.transposeB });
+/**
+ * The fused form: act(x @ w^T + bias) in one kernel, as torch.nn.functional.linear (then the
+ * activation). x [..., in], w [out, in], bias [out] or null; activation 'none' (default) or 'relu'.
+ */
+export const linear = (x: Tensor, w: Tensor, bias?: Tensor | null, opts: { activation?: Activation } = {}): Tensor =>
+  bias != null ? apply('linear', [x, w, bias], { activation: opts.activation }) : apply('matmul', [x, w], { transposeB: true, activation: opts.activation, name: 'linear' });
 
 // ---- elementwise math, comparisons, where, casts, image preprocessing (PyTorch meanings) ----
 // f32 in, f32 out unless stated; binary ops and comparisons broadcast like NumPy.

@@ -10,7 +10,7 @@ import { ReferenceBackend } from './backend/reference.js';
 import { WasmBackend } from './backend/wasm.js';
 import { WebGPUBackend } from './backend/webgpu.js';
 import { DeviceError, NotInitializedError, TandemError } from './errors.js';
-import { WASM_SIMD_BASE64, WASM_SIMD_THREADS_BASE64 } from './gen/wasm.js';
+import { WASM_BASE64 } from './gen/wasm.js';
 import { WorkerPool, canShare, destroyPools } from './backend/pool.js';
 
 export interface InitOptions {
@@ -23,14 +23,18 @@ export interface InitOptions {
   /**
    * Threads for the cpu engine: a number, or 'auto' (one per core). Default 1. Needs
    * SharedArrayBuffer (in pages: cross-origin isolation); without it Tandem runs on one thread
-   * and `info.cpu.threads` says so. With `wasm`, pass the threads build (tandem.simd-threads.wasm).
+   * and `info.cpu.threads` says so. With `wasm`, pass a threads build (tandem.*-threads.wasm).
    * In Deno, call `T.shutdown()` when done: its workers cannot be detached from the process.
    */
   threads?: number | 'auto';
+  /** Use the relaxed-SIMD build where the runtime validates it (default true); false forces
+   *  the plain SIMD build. Ignored when `wasm` is given (that module is what runs). */
+  relaxedSimd?: boolean;
 }
 
 export interface InitInfo {
-  cpu: { simd: boolean; threads: number };
+  /** relaxedSimd: the running module is the relaxed-SIMD build (f32x4.relaxed_madd). */
+  cpu: { simd: boolean; relaxedSimd: boolean; threads: number };
   gpu: GPUInfo | null;
 }
 
@@ -58,9 +62,11 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   }
   const simd = opts.simd ?? true;
   const threads = wantedThreads(opts.threads);
-  if (!state || state.cpu.simd !== simd || opts.wasm || (opts.threads !== undefined && state.cpu.threads !== threads)) {
+  const flavor: WasmFlavor | undefined = opts.relaxedSimd === false ? 'simd' : undefined;
+  if (!state || state.cpu.simd !== simd || opts.wasm ||
+    (opts.threads !== undefined && state.cpu.threads !== threads) || (flavor === 'simd' && state.cpu.relaxedSimd)) {
     state?.cpu.destroy();
-    state = { cpu: await makeCpu(opts.wasm, simd, threads), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
+    state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
   if (gpuWanted !== false && !state.gpu) {
@@ -90,16 +96,20 @@ function hardwareThreads(): number {
   return Math.max(1, Math.min(16, nav?.hardwareConcurrency ?? os?.availableParallelism?.() ?? 1));
 }
 
-/** The cpu backend: a pool on shared memory when threads > 1 and this runtime can share. */
-export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, parallelMin?: number): Promise<WasmBackend> {
+/**
+ * The cpu backend: a pool on shared memory (threads build) when threads > 1 and this runtime
+ * can share, otherwise one thread. `flavor` picks the relaxed or plain SIMD build (default:
+ * relaxed where it validates); `parallelMin` is for tests that split even tiny kernels.
+ */
+export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, opts: { flavor?: WasmFlavor; parallelMin?: number } = {}): Promise<WasmBackend> {
   if (threads > 1 && canShare()) {
-    const module = await wasmModule(given, true);
+    const module = await wasmModule(given, opts.flavor, true);
     const memory = sharedMemory();
     const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
     const pool = memory && (await WorkerPool.create(module, memory, names, threads));
-    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin });
+    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin });
   }
-  return new WasmBackend(await wasmModule(given), { simd });
+  return new WasmBackend(await wasmModule(given, opts.flavor), { simd });
 }
 
 /** A shared memory as large as the platform lets us reserve (4 GiB, else 1 GiB). */
@@ -114,12 +124,32 @@ function sharedMemory(): WebAssembly.Memory | null {
   return null;
 }
 
-export async function wasmModule(given?: WebAssembly.Module, threads = false): Promise<WebAssembly.Module> {
+/** The two builds of the kernels: 'relaxed-simd' (--enable relaxed-simd) and plain 'simd'. */
+export type WasmFlavor = 'relaxed-simd' | 'simd';
+
+/** True when this runtime validates the relaxed-SIMD build (Deno, Chromium; Node 20 only with
+ *  --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(base64Bytes(WASM_BASE64.relaxed));
+}
+
+/**
+ * The module init() uses: `given` if any, else the build named by `flavor`, else the relaxed
+ * build where it validates and the plain SIMD build otherwise; `threads` picks the variant that
+ * imports a shared memory.
+ */
+export async function wasmModule(given?: WebAssembly.Module, flavor?: WasmFlavor, threads = false): Promise<WebAssembly.Module> {
   if (given !== undefined) {
     if (!(given instanceof WebAssembly.Module)) throw new TandemError('init: options.wasm must be a WebAssembly.Module');
     return given;
   }
-  const bytes = base64Bytes(threads ? WASM_SIMD_THREADS_BASE64 : WASM_SIMD_BASE64);
+  const suffix = threads ? '-threads' : '';
+  if (flavor !== 'simd') {
+    const relaxed = base64Bytes(WASM_BASE64[`relaxed${suffix}`]);
+    if (WebAssembly.validate(relaxed)) return WebAssembly.compile(relaxed);
+    if (flavor === 'relaxed-simd') throw new TandemError('init: this runtime does not validate the relaxed-SIMD build');
+  }
+  const bytes = base64Bytes(WASM_BASE64[`simd${suffix}`]);
   if (!WebAssembly.validate(bytes)) throw new TandemError('init: this runtime lacks WebAssembly SIMD, which Tandem needs');
   return WebAssembly.compile(bytes);
 }
@@ -133,7 +163,7 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
 
 export function info(): InitInfo {
   if (!state) throw new NotInitializedError('Tandem is not initialised: call `await T.init()` first');
-  return { cpu: { simd: state.cpu.simd, threads: state.cpu.threads }, gpu: state.gpuInfo };
+  return { cpu: { simd: state.cpu.simd, relaxedSimd: state.cpu.relaxedSimd, threads: state.cpu.threads }, gpu: state.gpuInfo };
 }
 
 /** The backend for a device, or a typed error saying why there is none. */

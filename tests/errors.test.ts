@@ -40,7 +40,8 @@ test(`${RUNTIME}: errors: ops on shapes that do not fit`, () => {
   const a = T.zeros([2, 3]), b = T.zeros([4, 5]);
   throwsTyped(() => T.add(a, b), T.ShapeError, /add: shapes \[2, 3\] and \[4, 5\] cannot be broadcast/);
   throwsTyped(() => T.matmul(a, b), T.ShapeError, /matmul: inner dimensions differ: \[2, 3\] @ \[4, 5\]/);
-  throwsTyped(() => T.matmul(a, T.zeros([3])), T.ShapeError, /matmul: expects 2-D operands/);
+  throwsTyped(() => T.matmul(a, T.zeros([4])), T.ShapeError, /matmul: inner dimensions differ: \[2, 3\] @ \[4\] \(3 vs 4\)/);
+  throwsTyped(() => T.matmul(a, T.zeros([])), T.ShapeError, /matmul: operands need at least one dimension/);
   throwsTyped(() => T.sum(a, 2), T.ShapeError, /sum: axis 2 is out of range for rank 2/);
   throwsTyped(() => T.sum(a, -3), T.ShapeError, /axis -3/);
   throwsTyped(() => T.add(a, null as never), T.TandemError, /add: argument 1 is not a Tensor/);

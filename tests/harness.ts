@@ -57,5 +57,5 @@ export async function threadedCpu(simd = true) {
   const { makeCpu } = await import('../src/runtime.ts');
   const { canShare } = await import('../src/backend/pool.ts');
   if (!canShare()) return null;
-  return makeCpu(undefined, simd, 2, 1);
+  return makeCpu(undefined, simd, 2, { parallelMin: 1 });
 }

@@ -28,7 +28,10 @@ test(`${RUNTIME}: threads: 2 threads give the same bits as 1 for every pooled ke
   assert.ok(two, 'a 2-thread pool (SharedArrayBuffer is available here)');
   const m = 67, k = 45, n = 53, rows = 37, c = 101;
   const cases: [KernelName, ArrayBufferView[], number, KernelParams[KernelName]][] = [
-    ['matmul', [randomData(m * k, 1), randomData(k * n, 2)], 4 * m * n, { m, k, n }],
+    ['matmul', [randomData(m * k, 1), randomData(k * n, 2)], 4 * m * n, { m, k, n }], // split by rows
+    ['matmul', [randomData(5 * k, 1), randomData(k * 203, 2)], 4 * 5 * 203, { m: 5, k, n: 203, transposeB: false }], // by columns
+    ['matmul', [randomData(6 * 9 * k, 1), randomData(k * 11, 2), randomData(11, 3)], 4 * 6 * 9 * 11,
+      { m: 9, k, n: 11, batchShape: [6], aBatchStrides: [9 * k], bBatchStrides: [0], bias: true, activation: 'relu' }], // by batches
     ['binary', [randomData(rows * c, 3), randomData(c, 4)], 4 * rows * c, { op: 'add', ...collapseBroadcast([rows, c], [rows, c], [c]) }],
     ['unary', [randomData(1001, 5)], 4004, { op: 'relu', size: 1001 }],
     ['reduce', [randomData(rows * c, 6)], 4 * rows, { op: 'sum', outer: rows, reduce: c, inner: 1 }],

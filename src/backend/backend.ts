@@ -8,6 +8,7 @@
  * issued after a `run` never disturbs that run.
  */
 import type { DType } from '../dtype.js';
+import type { Activation } from '../ops/activation.js';
 import type { BinaryOp, CompareOp, UnaryOp } from '../ops/elementwise-spec.js';
 
 export type DeviceKind = 'cpu' | 'gpu' | 'ref';
@@ -25,8 +26,22 @@ export interface KernelParams {
    * first index, NaN counts as the extreme) need reduce >= 1.
    */
   reduce: { op: ReduceOp; outer: number; reduce: number; inner: number };
-  /** Row-major c[m, n] = a[m, k] @ b[k, n]. k may be 0 (c is zeros). */
-  matmul: { m: number; k: number; n: number };
+  /**
+   * Batched matrix product with a fused epilogue, for t < prod(batchShape), i < m, j < n:
+   *   out[t][i, j] = act(sum over p < k of A'[t][i, p] * B'[t][p, j]  + bias[j])
+   * A' is a[m, k] row-major, or with transposeA the transpose of a stored [k, m]; B' is
+   * b[k, n], or with transposeB the transpose of a stored [n, k]. Batch t of a starts at
+   * sum_d idx_d(t) * aBatchStrides[d] elements (0 where a is broadcast; the collapsed form of
+   * ops/broadcast.ts), likewise b; out is dense [batch, m, n]. Inputs are [a, b], plus the
+   * bias (n values) as a third input when `bias` is set. k may be 0: out = act(bias or 0).
+   * Absent fields mean: no transpose, one batch, no bias, activation 'none'.
+   */
+  matmul: {
+    m: number; k: number; n: number;
+    transposeA?: boolean; transposeB?: boolean;
+    batchShape?: number[]; aBatchStrides?: number[]; bBatchStrides?: number[];
+    bias?: boolean; activation?: Activation;
+  };
   /**
    * Strided copy of elements of `itemBytes` bytes: for every index i of `shape`,
    * out[dstOffset + i.dstStrides] = in[srcOffset + i.srcStrides]. Offsets and strides are in

@@ -3,6 +3,7 @@
  * every other backend is tested against, so it is written for obviousness, not speed.
  */
 import { IndexError } from '../errors.js';
+import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { BYTE_KERNELS, type ByteKernels } from './reference-bytes.js';
@@ -51,13 +52,28 @@ const kernels = {
       }
     }
   },
-  matmul(inp, cb, { m, k, n }) {
-    const [a, b] = inp.map(f32), c = f32(cb);
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
-        c[i * n + j] = s;
+  matmul(inp, cb, p) {
+    const [a, b, bias] = inp.map(f32), c = f32(cb);
+    const { m, k, n, transposeA, transposeB, batchShape = [], aBatchStrides = [], bBatchStrides = [] } = p;
+    const act = ACTIVATIONS[p.activation ?? 'none'].ref;
+    const batches = batchShape.reduce((x, y) => x * y, 1);
+    for (let t = 0; t < batches; t++) {
+      let oa = 0, ob = 0;
+      for (let d = batchShape.length - 1, rem = t; d >= 0; d--) {
+        const idx = rem % batchShape[d];
+        rem = Math.floor(rem / batchShape[d]);
+        oa += idx * aBatchStrides[d];
+        ob += idx * bBatchStrides[d];
+      }
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let q = 0; q < k; q++) {
+            s += a[oa + (transposeA ? q * m + i : i * k + q)] * b[ob + (transposeB ? j * k + q : q * n + j)];
+          }
+          if (p.bias) s += bias[j];
+          c[t * m * n + i * n + j] = act(s);
+        }
       }
     }
   },

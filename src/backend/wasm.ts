@@ -13,6 +13,7 @@ import { ITEM_BYTES } from '../dtype.js';
 import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
 import type { AdamParams, Backend, KernelName, KernelParams } from './backend.js';
 import type { WorkerPool } from './pool.js';
+import { setGemmRange, writeGemmDesc } from './wasm-gemm.js';
 
 const PAGE = 65536;
 /** Scratch bytes per thread for kernel descriptors (3 * MAX_RANK i32 fit easily). */
@@ -40,6 +41,8 @@ export interface WasmOptions {
 export class WasmBackend implements Backend<WasmBuf> {
   readonly kind = 'cpu' as const;
   readonly simd: boolean;
+  /** True when the module is the relaxed-SIMD build (f32x4.relaxed_madd in the GEMM). */
+  readonly relaxedSimd: boolean;
   private readonly memory: WebAssembly.Memory;
   private readonly x: Exports;
   private readonly heap: FreeListHeap;
@@ -48,6 +51,8 @@ export class WasmBackend implements Backend<WasmBuf> {
   private readonly pool: WorkerPool | null;
   private readonly parallelMin: number;
   private i32View = new Int32Array(0);
+  /** GEMM packing workspace, allocated once and reused by every matmul (kernels allocate nothing). */
+  private readonly gemmWs: { ptr: number; bytes: number };
 
   constructor(module: WebAssembly.Module, opts: WasmOptions = {}) {
     this.simd = opts.simd ?? true;
@@ -65,12 +70,16 @@ export class WasmBackend implements Backend<WasmBuf> {
       return this.memory.buffer.byteLength;
     });
     this.scratch = this.heap.alloc(SCRATCH * this.threads);
+    // One GEMM packing workspace per thread: parts of a product pack their panels side by side.
+    const wsBytes = this.x.f32_gemm_workspace_bytes() as number;
+    this.gemmWs = { ptr: this.heap.alloc(wsBytes * this.threads), bytes: wsBytes };
+    this.relaxedSimd = this.x.relaxedSimd?.() === 1;
   }
 
   /** Threads kernels run on, the calling one included. */
   get threads(): number { return this.pool?.threads ?? 1; }
   get bytesInUse(): number { return this.heap.bytesInUse; }
-  get liveBuffers(): number { return this.heap.liveBlocks - 1; }
+  get liveBuffers(): number { return this.heap.liveBlocks - 2; } // less scratch and GEMM workspace
 
   alloc(bytes: number): WasmBuf {
     return { ptr: this.heap.alloc(bytes), bytes };
@@ -141,8 +150,20 @@ export class WasmBackend implements Backend<WasmBuf> {
       const last = op === 'mean' ? reduce : op === 'sum' ? 1 : op === 'max' || op === 'argmax' ? 1 : 0;
       this.split(name, outer, outer * reduce * inner, (s, len) => [x.ptr + 4 * s * reduce * inner, o.ptr + 4 * s * inner, len, reduce, inner, last]);
     },
-    matmul: ([a, b], c, { m, k, n }) => {
-      this.split(this.pick('f32_matmul'), m, m * k * n, (s, len) => [a.ptr + 4 * s * k, b.ptr, c.ptr + 4 * s * n, len, k, n]);
+    matmul: ([a, b, bias], c, p) => {
+      // Parts take disjoint batches, else rows in multiples of 4 (the register tile's height),
+      // else columns in multiples of 8 (its width): every element goes through the same tile
+      // as on one thread, so results do not depend on the thread count.
+      const ptrs = { a: a.ptr, b: b.ptr, c: c.ptr, bias: bias?.ptr ?? 0, wsBytes: this.gemmWs.bytes };
+      const batches = (p.batchShape ?? []).reduce((x, y) => x * y, 1);
+      const [axis, count, unit] = batches >= this.threads ? ['batch', batches, 1] as const : p.m >= 8 ? ['rows', p.m, 4] as const : ['cols', p.n, 8] as const;
+      const units = Math.ceil(count / unit);
+      this.split(this.pick('f32_gemm'), units, batches * p.m * p.k * p.n, (s, len, part) => {
+        const at = this.scratch + part * SCRATCH;
+        writeGemmDesc(this.i32(), at, p, { ...ptrs, ws: this.gemmWs.ptr + part * this.gemmWs.bytes });
+        if (len !== units) setGemmRange(this.i32(), at, axis, s * unit, Math.min(count, (s + len) * unit));
+        return [at];
+      });
     },
     softmax: ([x], o, { rows, n, log }) => {
       this.split(this.pick('f32_softmax_rows'), rows, rows * n, (s, len) => [x.ptr + 4 * s * n, o.ptr + 4 * s * n, len, n, log ? 1 : 0]);

@@ -4,6 +4,7 @@
  * everything that changes the code, never on shapes, so one pipeline serves every shape.
  */
 import { WGSL } from '../gen/wgsl.js';
+import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import { DeviceError } from '../errors.js';
 import type { KernelName, KernelParams, ReduceOp } from './backend.js';
@@ -70,8 +71,24 @@ export const PROGRAMS = {
     if (inner === 1) return { key: { kernel: 'reduce', op: kind, entry: 'rows' }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms };
     return { key: { kernel: 'reduce', op: kind, entry: 'cols' }, code, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
   },
-  matmul({ m, k, n }) {
-    return { key: { kernel: 'matmul', variant: 'tiled16' }, code: WGSL.matmul_tiled, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), 1], uniforms: new Uint32Array([m, k, n, 0]) };
+  matmul(p, lim) {
+    const { m, k, n, batchShape = [], aBatchStrides = [], bBatchStrides = [] } = p;
+    const bias = !!p.bias, activation = p.activation ?? 'none';
+    const batches = batchShape.reduce((x, y) => x * y, 1);
+    if (batches > lim.maxWorkgroupsPerDim) throw new DeviceError(`gpu: matmul over ${batches} batches exceeds this adapter's ${lim.maxWorkgroupsPerDim} workgroups per dispatch dimension`);
+    const u = new Uint32Array(8 + 3 * 8);
+    u.set([m, k, n, (p.transposeA ? 1 : 0) | (p.transposeB ? 2 : 0), batchShape.length]);
+    u.set(batchShape, 8);
+    u.set(aBatchStrides, 16);
+    u.set(bBatchStrides, 24);
+    // Bindings follow the backend's order: inputs (a, b[, bias]), output, uniforms.
+    const code = WGSL.matmul_tiled
+      .replaceAll('{{BIAS_DECL}}', bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : '')
+      .replaceAll('{{BIAS}}', bias ? 'Bias[j]' : '0.0')
+      .replaceAll('{{OUT}}', bias ? '3' : '2')
+      .replaceAll('{{PARAMS}}', bias ? '4' : '3')
+      .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl);
+    return { key: { kernel: 'matmul', variant: 'tiled16', bias: bias ? 1 : 0, activation }, code, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), batches], uniforms: u };
   },
   copy({ itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }, lim) {
     // WGSL has no 8- or 16-bit storage; u8, bool and f16 views on the gpu come with its f16 work.

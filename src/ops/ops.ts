@@ -7,6 +7,8 @@ import { DTypeError, ShapeError, TandemError } from '../errors.js';
 import { DTYPES, type DType, ITEM_BYTES, type Shape, checkDType, fmtShape, normAxis, numel } from '../dtype.js';
 import type { KernelName, KernelParams, ReduceOp } from '../backend/backend.js';
 import { broadcastAll, broadcastShapes, collapseBroadcast, collapseOperands } from './broadcast.js';
+import type { Activation } from './activation.js';
+import { type MatmulAttrs, planLinear, planMatmul } from './matmul-plan.js';
 import type { BinaryOp, CompareOp, UnaryOp } from './elementwise-spec.js';
 
 export interface Plan<K extends KernelName = KernelName> {
@@ -176,18 +178,16 @@ export const OPS = {
   min: reduction('min'),
   argmax: reduction('argmax'),
   argmin: reduction('argmin'),
+  /** Batched, broadcasting matmul (PyTorch semantics; see matmul-plan.ts). */
   matmul: {
     arity: 2,
-    plan([a, b]) {
-      if (a.length !== 2 || b.length !== 2) {
-        throw new ShapeError(`matmul: expects 2-D operands, got ${fmtShape(a)} and ${fmtShape(b)} (batched matmul is not supported yet)`);
-      }
-      if (a[1] !== b[0]) {
-        throw new ShapeError(`matmul: inner dimensions differ: ${fmtShape(a)} @ ${fmtShape(b)} (${a[1]} vs ${b[0]})`);
-      }
-      return { shape: [a[0], b[1]], kernel: 'matmul', params: { m: a[0], k: a[1], n: b[1] } };
-    },
-  } satisfies Row<void>,
+    plan: ([a, b], attrs: MatmulAttrs) => (attrs.name === 'linear' ? planLinear(a, b, null, attrs.activation) : planMatmul(a, b, attrs, null)),
+  } satisfies Row<MatmulAttrs>,
+  /** x @ w^T + bias with a fused activation: the matmul kernel with its epilogue. */
+  linear: {
+    arity: 3,
+    plan: ([x, w, bias], { activation }: { activation?: Activation }) => planLinear(x, w, bias, activation),
+  } satisfies Row<{ activation?: Activation }>,
   softmaxLast: {
     arity: 1,
     plan: ([x], { log }: { log: boolean }) => {
