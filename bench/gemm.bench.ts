@@ -20,7 +20,7 @@ import { Bench } from 'tinybench';
 import type { Backend } from '../src/backend/backend.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { planMatmul } from '../src/ops/matmul-plan.ts';
-import { relaxedSimdSupported, wasmModule } from '../src/runtime.ts';
+import { makeCpu, relaxedSimdSupported, wasmModule } from '../src/runtime.ts';
 import { type GemmCase, type Peer, type Prepared, jaxPeer, ortPeer, storedShapes, tfjsPeers } from './peers.ts';
 
 const childThreads = Number(process.argv.find((a) => a.startsWith('--ort-threads='))?.split('=')[1] ?? 0);
@@ -145,7 +145,15 @@ const relaxed = relaxedSimdSupported();
 const plainModule = await wasmModule(undefined, 'simd');
 const relaxedModule = relaxed ? await wasmModule(undefined, 'relaxed-simd') : null;
 const tandems: [string, Backend][] = [['tandem', new WasmBackend(plainModule)]];
+const unavailableTandem: Record<string, string> = {};
 if (relaxedModule) tandems.push(['tandem-relaxed', new WasmBackend(relaxedModule)]);
+// The same builds on a 2-thread pool (the GEMM splits by rows in 4s / columns in 8s).
+for (const [name, flavor] of [['tandem-2t', 'simd'], ['tandem-relaxed-2t', 'relaxed-simd']] as const) {
+  if (flavor === 'relaxed-simd' && !relaxedModule) continue;
+  const be = await makeCpu(undefined, true, 2, { flavor });
+  if (be.threads === 2) tandems.push([name, be]);
+  else unavailableTandem[name] = 'no worker pool in this process (SharedArrayBuffer or worker_threads missing)';
+}
 const { peak, ladder } = await import('./gemm-ladder.ts');
 const peakBefore = peak(plainModule), fmaPeakBefore = relaxedModule ? peak(relaxedModule) : NaN;
 console.error(`f32x4 mul+add peak: ${peakBefore.toFixed(1)} GFLOP/s; relaxed_madd peak: ${fmaPeakBefore.toFixed(1)}`);
@@ -175,7 +183,8 @@ const peakAfter = peak(plainModule), fmaPeakAfter = relaxedModule ? peak(relaxed
 const peakGflops = Math.max(peakBefore, peakAfter), fmaPeakGflops = Math.max(fmaPeakBefore, fmaPeakAfter);
 // Each row against the peak of the instructions it can use: relaxed_madd for the relaxed
 // build, a separate mul and add for everything else (no peer ships a relaxed-SIMD binary).
-for (const r of rows) r.fractionOfPeak = r.gflops / (r.engine === 'tandem-relaxed' ? fmaPeakGflops : peakGflops);
+// 2-thread rows are against two cores' worth of that peak.
+for (const r of rows) r.fractionOfPeak = r.gflops / ((r.engine.startsWith('tandem-relaxed') ? fmaPeakGflops : peakGflops) * (r.engine.endsWith('-2t') ? 2 : 1));
 
 const engines = ['tfjs-wasm', 'tfjs-wasm-T', 'ort-wasm', 'ort-wasm-2t', 'jax-js'];
 const tandemNames = tandems.map(([n]) => n);
@@ -185,6 +194,11 @@ const ratios = CASES.flatMap((c) => tandemNames.map((tn) => {
   return { case: c.name, tandem: tn, tandemGflops: flops(c) / t / 1e6, ...Object.fromEntries(engines.map((e) => [`over_${e}`, (at(c.name, e) ?? NaN) / t])) };
 }));
 
+// Thread scaling: each build's 1-thread median over its 2-thread median, same run.
+const threadScaling = CASES.flatMap((c) => [['tandem', 'tandem-2t'], ['tandem-relaxed', 'tandem-relaxed-2t']]
+  .filter(([, two]) => at(c.name, two) !== undefined)
+  .map(([one, two]) => ({ case: c.name, build: one, twoOverOne: at(c.name, one)! / at(c.name, two)! })));
+console.table(threadScaling.map((r) => ({ case: r.case, build: r.build, '2 threads / 1 thread': `${r.twoOverOne.toFixed(2)}x` })));
 console.table(rows.map((r) => ({ case: r.case, engine: r.engine, ms: r.medianMs.toFixed(3), 'GFLOP/s': r.gflops.toFixed(1), 'of peak': `${(100 * r.fractionOfPeak!).toFixed(0)}%`, 'rme%': r.rmePercent.toFixed(1), 'max rel diff': r.maxRelDiffVsTandem?.toExponential(1) ?? '' })));
 console.table(ratios.map((r) => ({ case: r.case, build: r.tandem, 'GFLOP/s': r.tandemGflops.toFixed(1), ...Object.fromEntries(engines.map((e) => [`x ${e}`, Number.isNaN(r[`over_${e}` as keyof typeof r] as number) ? '-' : `${(r[`over_${e}` as keyof typeof r] as number).toFixed(2)}x`])) })));
 console.log(`mul+add peak ${peakGflops.toFixed(1)} GFLOP/s (before ${peakBefore.toFixed(1)}, after ${peakAfter.toFixed(1)}); relaxed_madd peak ${fmaPeakGflops.toFixed(1)}; ratios are peer time / Tandem time`);
@@ -197,8 +211,9 @@ const result = {
     relaxedMaddGflops: fmaPeakGflops, relaxedHow: 'the same loop in the relaxed-SIMD build (f32x4.relaxed_madd); the fraction of peak of tandem-relaxed rows is against this one',
   },
   peers: Object.fromEntries(peers.map((p) => [p.name, { version: p.version, config: p.config }])),
-  unavailable,
+  unavailable: { ...unavailable, ...unavailableTandem },
   ortChildCpuPerWall,
+  threadScaling,
   caveats: {
     'ort-wasm-2t': ortChildCpuPerWall < 1.3
       ? `numThreads = 2 in Node 20: onnxruntime-web started its worker thread, yet the child process used ${ortChildCpuPerWall} s of CPU per wall second (1.00 = one thread busy): its Gemm did not get two cores in this run (the machine is shared), and the handoff made it slower than 1 thread. Recorded as measured.`

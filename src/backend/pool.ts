@@ -17,10 +17,12 @@ import { TandemError } from '../errors.js';
 const SLOT = 8; // i32 per worker: seq, done, fn, argc, result, failed, -, -
 const MAX_ARGS = 16;
 const START_TIMEOUT_MS = 10_000;
+/** How long an idle worker spins for the next task before it parks in Atomics.wait. */
+const SPIN_MS = 0.05;
 
 // The worker's whole program. Plain JS (no imports) so it can run from a string anywhere.
 const WORKER_SOURCE = `
-const SLOT = ${SLOT}, MAX_ARGS = ${MAX_ARGS};
+const SLOT = ${SLOT}, MAX_ARGS = ${MAX_ARGS}, SPIN_MS = ${SPIN_MS};
 let post;
 function start(msg) {
   const { exports } = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
@@ -35,7 +37,11 @@ function start(msg) {
 function serve(ctrl, args, fns, base, abase) {
   let seen = 0;
   for (;;) {
-    Atomics.wait(ctrl, base, seen);
+    // Spin a little before parking: kernels of one step come back to back, and a futex wake
+    // costs tens of microseconds where a spinning worker starts in one.
+    const until = performance.now() + SPIN_MS;
+    while (Atomics.load(ctrl, base) === seen && performance.now() < until) {}
+    if (Atomics.load(ctrl, base) === seen) Atomics.wait(ctrl, base, seen);
     const seq = Atomics.load(ctrl, base);
     if (seq === seen) continue;
     seen = seq;

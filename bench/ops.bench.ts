@@ -1,0 +1,82 @@
+/**
+ * Per-call cost of small and medium ops through each library's public API, Tandem vs
+ * tfjs-backend-wasm (XNNPACK), both single-threaded, side by side in one process: the issue's
+ * targets are add of 1,000 f32 no slower than tfjs-wasm, and softmax over [256, 1000] at least
+ * 1.3x faster. Each call allocates its output and frees it, as user code does. Engines run
+ * interleaved in rounds (a burst of outside load lands on both); medians of all samples.
+ * Writes bench/results/ops.json.
+ *
+ *   npm run bench:ops
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+import * as T from '../src/index.ts';
+
+const nm = (p: string) => fileURLToPath(new URL(`../node_modules/${p}`, import.meta.url));
+const version = (pkg: string) => (JSON.parse(readFileSync(nm(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+
+const info = await T.init({ gpu: false });
+const tf = await import('@tensorflow/tfjs-core');
+const tfWasm = await import('@tensorflow/tfjs-backend-wasm');
+tfWasm.setWasmPaths(nm('@tensorflow/tfjs-backend-wasm/dist/'));
+tfWasm.setThreadsCount(1);
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend did not initialise');
+await tf.ready();
+
+const data = (n: number, seed: number) => { let x = seed; return Float32Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) * 8 - 4); };
+
+interface Case { name: string; shape: number[]; iterations: number; tandem(a: T.Tensor, b: T.Tensor): T.Tensor; tfjs(a: import('@tensorflow/tfjs-core').Tensor, b: import('@tensorflow/tfjs-core').Tensor): import('@tensorflow/tfjs-core').Tensor }
+const CASES: Case[] = [
+  { name: 'add 1,000', shape: [1000], iterations: 20000, tandem: T.add, tfjs: (a, b) => tf.add(a, b) },
+  { name: 'add 1,000,000', shape: [1000, 1000], iterations: 200, tandem: T.add, tfjs: (a, b) => tf.add(a, b) },
+  { name: 'relu 1,000,000', shape: [1000, 1000], iterations: 200, tandem: (a) => T.relu(a), tfjs: (a) => tf.relu(a) },
+  { name: 'exp 1,000,000', shape: [1000, 1000], iterations: 100, tandem: (a) => T.exp(a), tfjs: (a) => tf.exp(a) },
+  { name: 'softmax [256, 1000]', shape: [256, 1000], iterations: 200, tandem: (a) => T.softmax(a, -1), tfjs: (a) => tf.softmax(a) },
+  { name: 'sum rows [256, 1000]', shape: [256, 1000], iterations: 500, tandem: (a) => T.sum(a, -1), tfjs: (a) => tf.sum(a, -1) },
+];
+
+const ROUNDS = 5;
+const rows: { case: string; engine: string; medianUs: number; samples: number }[] = [];
+const checks: Record<string, number> = {};
+for (const c of CASES) {
+  const n = c.shape.reduce((x, y) => x * y, 1);
+  const ad = data(n, 1), bd = data(n, 2);
+  const ta = T.tensor(ad, c.shape), tb = T.tensor(bd, c.shape);
+  const fa = tf.tensor(ad, c.shape), fb = tf.tensor(bd, c.shape);
+  // Same answer first: the largest difference relative to the largest value.
+  const got = await c.tandem(ta, tb).data(), want = await c.tfjs(fa, fb).data() as Float32Array;
+  let d = 0, s = 0;
+  for (let i = 0; i < want.length; i++) { d = Math.max(d, Math.abs(got[i] - want[i])); s = Math.max(s, Math.abs(want[i])); }
+  checks[c.name] = d / (s || 1);
+  const engines: [string, () => void][] = [
+    ['tandem', () => c.tandem(ta, tb).dispose()],
+    ['tfjs-wasm', () => c.tfjs(fa, fb).dispose()],
+  ];
+  const samples = new Map(engines.map(([e]) => [e, [] as number[]]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const bench = new Bench({ time: 0, iterations: Math.ceil(c.iterations / ROUNDS), retainSamples: true, warmup: round === 0, warmupIterations: Math.min(200, c.iterations) });
+    for (const [e, fn] of engines) bench.add(e, fn);
+    await bench.run();
+    for (const t of bench.tasks) samples.get(t.name)!.push(...((t.result as { latency?: { samples?: number[] } }).latency?.samples ?? []));
+  }
+  for (const [e] of engines) {
+    const xs = samples.get(e)!.sort((x, y) => x - y);
+    rows.push({ case: c.name, engine: e, medianUs: xs[xs.length >> 1] * 1000, samples: xs.length });
+  }
+  ta.dispose(); tb.dispose(); fa.dispose(); fb.dispose();
+  console.error(`${c.name}: done`);
+}
+
+const at = (c: string, e: string) => rows.find((r) => r.case === c && r.engine === e)!.medianUs;
+const ratios = CASES.map((c) => ({ case: c.name, tfjsOverTandem: at(c.name, 'tfjs-wasm') / at(c.name, 'tandem'), maxRelDiff: checks[c.name] }));
+console.table(rows.map((r) => ({ ...r, medianUs: r.medianUs.toFixed(2) })));
+console.table(ratios.map((r) => ({ case: r.case, 'tfjs time / Tandem time': `${r.tfjsOverTandem.toFixed(2)}x`, 'max rel diff': r.maxRelDiff.toExponential(1) })));
+writeFileSync(new URL('./results/ops.json', import.meta.url), JSON.stringify({
+  bench: 'ops', date: new Date().toISOString(), runtime: `node ${process.version}`, tandem: info.cpu,
+  peer: { 'tfjs-wasm': { version: version('@tensorflow/tfjs-backend-wasm'), config: 'tfjs-core + tfjs-backend-wasm, SIMD binary, 1 thread' } },
+  note: 'Median latency of one call through each public API, output allocated and disposed per call; engines interleaved in 5 rounds. Ratio > 1: Tandem faster.',
+  rows, ratios,
+}, null, 2) + '\n');
+process.exit(0);
