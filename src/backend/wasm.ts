@@ -71,8 +71,10 @@ export class WasmBackend implements Backend<WasmBuf> {
     });
     this.scratch = this.heap.alloc(SCRATCH * this.threads);
     // One GEMM packing workspace per thread: parts of a product pack their panels side by side.
-    const wsBytes = this.x.f32_gemm_workspace_bytes() as number;
-    this.gemmWs = { ptr: this.heap.alloc(wsBytes * this.threads), bytes: wsBytes };
+    // Cache-line aligned (the heap gives 16): packed panels are streamed with v128 loads, and
+    // a panel that straddles lines measured 10-30% slower. Each part's block stays aligned.
+    const wsBytes = Math.ceil((this.x.f32_gemm_workspace_bytes() as number) / 64) * 64;
+    this.gemmWs = { ptr: (this.heap.alloc(wsBytes * this.threads + 64) + 63) & ~63, bytes: wsBytes };
     this.relaxedSimd = this.x.relaxedSimd?.() === 1;
   }
 
@@ -158,7 +160,10 @@ export class WasmBackend implements Backend<WasmBuf> {
       const batches = (p.batchShape ?? []).reduce((x, y) => x * y, 1);
       const [axis, count, unit] = batches >= this.threads ? ['batch', batches, 1] as const : p.m >= 8 ? ['rows', p.m, 4] as const : ['cols', p.n, 8] as const;
       const units = Math.ceil(count / unit);
-      this.split(this.pick('f32_gemm'), units, batches * p.m * p.k * p.n, (s, len, part) => {
+      // Work in units of 32 multiply-adds: a part must amortise its own packing and the wake-up,
+      // so products split from about 2M multiply-adds (N = 128) at the default threshold.
+      const work = Math.ceil((batches * p.m * p.k * p.n) / 32);
+      this.split(this.pick('f32_gemm'), units, work, (s, len, part) => {
         const at = this.scratch + part * SCRATCH;
         writeGemmDesc(this.i32(), at, p, { ...ptrs, ws: this.gemmWs.ptr + part * this.gemmWs.bytes });
         if (len !== units) setGemmRange(this.i32(), at, axis, s * unit, Math.min(count, (s + len) * unit));
