@@ -33,17 +33,44 @@ function rowSum(p: usize, n: i32): f32 {
   return s;
 }
 
-/** softmax (isLog = 0) or log-softmax (1) of each contiguous row of n. n >= 1. */
+/**
+ * Largest value of a contiguous row with pmax (one instruction, where NaN-propagating max is
+ * several on x64). A NaN in the row may be skipped here, but it still reaches every output of
+ * softmax through the sum of exp(x - m), so rows with a NaN come out all NaN, as in PyTorch.
+ */
+function rowMaxFast(p: usize, n: i32): f32 {
+  let m = load<f32>(p), i = 1;
+  if (n >= 8) {
+    let v0 = v128.load(p), v1 = v128.load(p, 16);
+    for (i = 8; i + 8 <= n; i += 8) {
+      v0 = f32x4.pmax(v0, v128.load(p + (<usize>i << 2)));
+      v1 = f32x4.pmax(v1, v128.load(p + (<usize>i << 2), 16));
+    }
+    const v = f32x4.pmax(v0, v1);
+    m = max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+  }
+  for (; i < n; i++) m = max(m, load<f32>(p + (<usize>i << 2)));
+  return m;
+}
+
+/**
+ * softmax (isLog = 0) or log-softmax (1) of each contiguous row of n. n >= 1. Three passes:
+ * max; exp(x - m) stored and summed in one; then a scale by 1 / sum (PyTorch's CPU kernel
+ * multiplies by the reciprocal too) or the log-softmax shift.
+ */
 export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog: i32): void {
   for (let r = 0; r < rows; r++) {
     const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
-    const m = rowMax(px, n);
-    // out holds exp(x - m) first; then it is scaled (softmax) or rewritten (log-softmax).
+    const m = rowMaxFast(px, n);
     const vm = f32x4.splat(m);
-    let j = 0;
-    for (; j + 4 <= n; j += 4) v128.store(po + (<usize>j << 2), expV(f32x4.sub(v128.load(px + (<usize>j << 2)), vm)));
-    for (; j < n; j++) store<f32>(po + (<usize>j << 2), expS(load<f32>(px + (<usize>j << 2)) - m));
-    const s = rowSum(po, n);
+    let acc = f32x4.splat(0), j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const e = expV(f32x4.sub(v128.load(px + (<usize>j << 2)), vm));
+      v128.store(po + (<usize>j << 2), e);
+      acc = f32x4.add(acc, e);
+    }
+    let s = hsum(acc);
+    for (; j < n; j++) { const e = expS(load<f32>(px + (<usize>j << 2)) - m); store<f32>(po + (<usize>j << 2), e); s += e; }
     if (isLog) {
       const sh = m + logS(s);
       const shift = f32x4.splat(sh);
@@ -51,10 +78,11 @@ export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog:
       for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.sub(v128.load(px + (<usize>i << 2)), shift));
       for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(px + (<usize>i << 2)) - sh);
     } else {
-      const vs = f32x4.splat(s);
+      const inv: f32 = 1 / s;
+      const vs = f32x4.splat(inv);
       let i = 0;
-      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.div(v128.load(po + (<usize>i << 2)), vs));
-      for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(po + (<usize>i << 2)) / s);
+      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.mul(v128.load(po + (<usize>i << 2)), vs));
+      for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(po + (<usize>i << 2)) * inv);
     }
   }
 }
@@ -67,10 +95,10 @@ export function f32_softmax_rows__scalar(x: usize, out: usize, rows: i32, n: i32
     for (let i = 1; i < n; i++) m = max(m, load<f32>(px + (<usize>i << 2)));
     let s: f32 = 0;
     for (let i = 0; i < n; i++) { const e = expS(load<f32>(px + (<usize>i << 2)) - m); store<f32>(po + (<usize>i << 2), e); s += e; }
-    const sh = m + logS(s);
+    const sh = m + logS(s), inv: f32 = 1 / s;
     for (let i = 0; i < n; i++) {
       const q = <usize>i << 2;
-      store<f32>(po + q, isLog ? load<f32>(px + q) - sh : load<f32>(po + q) / s);
+      store<f32>(po + q, isLog ? load<f32>(px + q) - sh : load<f32>(po + q) * inv);
     }
   }
 }

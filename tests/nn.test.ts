@@ -45,6 +45,18 @@ for (const [name, be] of engines) {
     }
   });
 
+  test(`${RUNTIME}: ${name}: a NaN anywhere in a row makes that softmax row all NaN, as in PyTorch`, async () => {
+    for (const n of [3, 8, 13, 40]) {
+      for (const at of [0, n - 1, n >> 1]) {
+        const x = randomData(2 * n, n);
+        x[at] = NaN;
+        const got = await run(be, 'softmax', [x], 8 * n, { rows: 2, n, log: false });
+        assert.ok(got.subarray(0, n).every(Number.isNaN), `n=${n}, NaN at ${at}: row 0 all NaN`);
+        assert.ok(got.subarray(n).every((v) => !Number.isNaN(v)), `n=${n}: row 1 untouched`);
+      }
+    }
+  });
+
   test(`${RUNTIME}: ${name}: layer norm rows with and without weight and bias, every tail`, async () => {
     for (const n of tails) {
       for (const [weight, bias] of [[false, false], [true, true], [true, false], [false, true]]) {
