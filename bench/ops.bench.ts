@@ -8,22 +8,13 @@
  *
  *   npm run bench:ops
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import * as T from '../src/index.ts';
-
-const nm = (p: string) => fileURLToPath(new URL(`../node_modules/${p}`, import.meta.url));
-const version = (pkg: string) => (JSON.parse(readFileSync(nm(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+import { tfjsWasm } from './peers.ts';
 
 const info = await T.init({ gpu: false });
-const tf = await import('@tensorflow/tfjs-core');
-const tfWasm = await import('@tensorflow/tfjs-backend-wasm');
-tfWasm.setWasmPaths(nm('@tensorflow/tfjs-backend-wasm/dist/'));
-tfWasm.setThreadsCount(1);
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend did not initialise');
-await tf.ready();
+const { tf, version: tfjsVersion } = await tfjsWasm();
 
 const data = (n: number, seed: number) => { let x = seed; return Float32Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) * 8 - 4); };
 
@@ -75,7 +66,7 @@ console.table(rows.map((r) => ({ ...r, medianUs: r.medianUs.toFixed(2) })));
 console.table(ratios.map((r) => ({ case: r.case, 'tfjs time / Tandem time': `${r.tfjsOverTandem.toFixed(2)}x`, 'max rel diff': r.maxRelDiff.toExponential(1) })));
 writeFileSync(new URL('./results/ops.json', import.meta.url), JSON.stringify({
   bench: 'ops', date: new Date().toISOString(), runtime: `node ${process.version}`, tandem: info.cpu,
-  peer: { 'tfjs-wasm': { version: version('@tensorflow/tfjs-backend-wasm'), config: 'tfjs-core + tfjs-backend-wasm, SIMD binary, 1 thread' } },
+  peer: { 'tfjs-wasm': { version: tfjsVersion, config: 'tfjs-core + tfjs-backend-wasm, SIMD binary, 1 thread' } },
   note: 'Median latency of one call through each public API, output allocated and disposed per call; engines interleaved in 5 rounds. Ratio > 1: Tandem faster.',
   rows, ratios,
 }, null, 2) + '\n');

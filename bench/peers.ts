@@ -64,7 +64,8 @@ export async function jaxPeer(): Promise<Peer> {
  * call, because its matMul with a transpose flag leaves XNNPACK for a slow loop (~1 GFLOP/s
  * measured here), and a user who knows can avoid that.
  */
-export async function tfjsPeers(): Promise<Peer[]> {
+/** tfjs-core on tfjs-backend-wasm, its SIMD binary from node_modules, one thread. */
+export async function tfjsWasm() {
   const tf = await import('@tensorflow/tfjs-core');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   wasm.setWasmPaths(nm('@tensorflow/tfjs-backend-wasm/dist/'));
@@ -72,6 +73,11 @@ export async function tfjsPeers(): Promise<Peer[]> {
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (!(await tf.setBackend('wasm'))) throw new Error('tfjs: the wasm backend did not initialise');
   await tf.ready();
+  return { tf, version: version('@tensorflow/tfjs-backend-wasm') };
+}
+
+export async function tfjsPeers(): Promise<Peer[]> {
+  const { tf } = await tfjsWasm();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const base: Peer = {
     name: 'tfjs-wasm', version: version('@tensorflow/tfjs-backend-wasm'), config: `tfjs-backend-wasm (XNNPACK), ${simd ? 'SIMD binary' : 'NO SIMD'}, 1 thread, tf.matMul(a, b, transposeA, transposeB); fused rows tf.fused.matMul with bias and relu`,
