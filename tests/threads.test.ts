@@ -58,6 +58,16 @@ test(`${RUNTIME}: threads: a label error found by a worker names the right row`,
   }
 });
 
+test(`${RUNTIME}: threads: tensors made on a pool keep working after it is stopped`, async () => {
+  const be = await threadedCpu();
+  const x = be!.alloc(4 * 1000), o = be!.alloc(4 * 1000);
+  be!.write(x, randomData(1000, 3));
+  be!.destroy(); // as init({ threads: 1 }) or shutdown() does to the old backend
+  be!.run('unary', [x], o, { op: 'relu', size: 1000 }); // would wait forever on gone workers
+  const got = new Float32Array((await be!.read(o, 4000)).buffer);
+  assert.equal(Array.from(got), Array.from(randomData(1000, 3)).map((v) => (v < 0 ? 0 : v)));
+});
+
 test(`${RUNTIME}: threads: init({ threads }) grants them, and info says so`, async () => {
   try {
     const info = await T.init({ threads: 2 });

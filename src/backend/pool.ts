@@ -100,6 +100,9 @@ export class WorkerPool {
   /** Threads in all, the calling one included. */
   get threads(): number { return this.workers.length + 1; }
 
+  /** False once destroyed: its workers are gone and `run` would wait for them forever. */
+  get alive(): boolean { return this.workers.length > 0; }
+
   /**
    * Start `threads - 1` workers on `module` and the shared `memory`, exporting `names` to them.
    * Null when this runtime cannot share memory with workers.
@@ -150,6 +153,7 @@ export class WorkerPool {
   run(name: string, parts: number[][], local: (...a: number[]) => unknown): number[] {
     const fi = this.index.get(name);
     if (fi === undefined) throw new TandemError(`threads: ${name} is not a pooled kernel`);
+    if (!this.alive && parts.length > 1) throw new TandemError('threads: the worker pool was shut down');
     if (parts.length > this.threads) throw new TandemError(`threads: ${parts.length} parts for ${this.threads} threads`);
     const posted: number[] = [];
     for (let i = 1; i < parts.length; i++) {

@@ -109,7 +109,8 @@ export class WasmBackend implements Backend<WasmBuf> {
    */
   private split(name: string, count: number, work: number, args: (start: number, len: number, part: number) => number[]): [number, number][] {
     const fn = this.x[name];
-    const parts = this.pool && work >= this.parallelMin ? Math.min(this.pool.threads, count) : 1;
+    // A pool stopped by shutdown() or a re-init leaves its tensors' backend on one thread.
+    const parts = this.pool?.alive && work >= this.parallelMin ? Math.min(this.pool.threads, count) : 1;
     if (parts <= 1) return [[0, Number(fn(...args(0, count, 0)) ?? 0) | 0]];
     const starts = Array.from({ length: parts }, (_, p) => Math.floor((count * p) / parts));
     const lists = starts.map((s, p) => args(s, (p + 1 < parts ? starts[p + 1] : count) - s, p));
