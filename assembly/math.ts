@@ -112,25 +112,38 @@ const L0: f32 = 0.66666818, L1: f32 = 0.39973488, L2: f32 = 0.29964343;
  */
 // @ts-ignore: decorator
 @inline export function logV(x: v128): v128 {
-  const tiny = f32x4.lt(x, f32x4.splat(FLT_MIN));
-  const xs = v128.bitselect(f32x4.mul(x, f32x4.splat(8388608)), x, tiny);
-  const kAdj = v128.and(tiny, i32x4.splat(23));
+  // Constants from LOG_C (see expLoV: inline v128.consts are rebuilt on every loop trip).
+  const c = LOG_C;
+  const tiny = f32x4.lt(x, v128.load32_splat(c));
+  const xs = v128.bitselect(f32x4.mul(x, v128.load32_splat(c, 4)), x, tiny);
+  const kAdj = v128.and(tiny, v128.load32_splat(c, 8));
   // Adding (1.0 - sqrt(1/2)) bits carries into the exponent exactly when the mantissa is past sqrt(2).
-  const ix = i32x4.add(xs, i32x4.splat(0x3f800000 - SQRT_HALF_BITS));
-  const k = i32x4.sub(i32x4.sub(i32x4.shr_u(ix, 23), i32x4.splat(127)), kAdj);
-  const m = i32x4.add(v128.and(ix, i32x4.splat(0x7fffff)), i32x4.splat(SQRT_HALF_BITS));
-  const f = f32x4.sub(m, f32x4.splat(1));
-  const s = f32x4.div(f, f32x4.add(f32x4.splat(2), f));
+  const ix = i32x4.add(xs, v128.load32_splat(c, 12));
+  const k = i32x4.sub(i32x4.sub(i32x4.shr_u(ix, 23), v128.load32_splat(c, 16)), kAdj);
+  const m = i32x4.add(v128.and(ix, v128.load32_splat(c, 20)), v128.load32_splat(c, 24));
+  const one = v128.load32_splat(c, 28);
+  const f = f32x4.sub(m, one);
+  const s = f32x4.div(f, f32x4.add(v128.load32_splat(c, 32), f));
   const z = f32x4.mul(s, s);
-  const R = f32x4.mul(z, f32x4.add(f32x4.splat(L0), f32x4.mul(z, f32x4.add(f32x4.splat(L1), f32x4.mul(z, f32x4.splat(L2))))));
-  const hfsq = f32x4.mul(f32x4.mul(f32x4.splat(0.5), f), f);
+  const R = f32x4.mul(z, f32x4.add(v128.load32_splat(c, 36), f32x4.mul(z, f32x4.add(v128.load32_splat(c, 40), f32x4.mul(z, v128.load32_splat(c, 44))))));
+  const hfsq = f32x4.mul(f32x4.mul(v128.load32_splat(c, 48), f), f);
   const kf = f32x4.convert_i32x4_s(k);
-  const corr = f32x4.add(f32x4.mul(s, f32x4.add(hfsq, R)), f32x4.mul(kf, f32x4.splat(LN2_LO)));
-  let y = f32x4.add(f32x4.mul(kf, f32x4.splat(LN2_HI)), f32x4.sub(f, f32x4.sub(hfsq, corr)));
-  y = v128.bitselect(f32x4.splat(-Infinity), y, f32x4.eq(x, f32x4.splat(0)));
-  y = v128.bitselect(x, y, f32x4.eq(x, f32x4.splat(Infinity)));
-  return v128.bitselect(f32x4.splat(NaN), y, v128.or(f32x4.lt(x, f32x4.splat(0)), f32x4.ne(x, x)));
+  const corr = f32x4.add(f32x4.mul(s, f32x4.add(hfsq, R)), f32x4.mul(kf, v128.load32_splat(c, 52)));
+  let y = f32x4.add(f32x4.mul(kf, v128.load32_splat(c, 56)), f32x4.sub(f, f32x4.sub(hfsq, corr)));
+  const zero = f32x4.splat(0);
+  y = v128.bitselect(v128.load32_splat(c, 60), y, f32x4.eq(x, zero));
+  y = v128.bitselect(x, y, f32x4.eq(x, v128.load32_splat(c, 64)));
+  return v128.bitselect(v128.load32_splat(c, 68), y, v128.or(f32x4.lt(x, zero), f32x4.ne(x, x)));
 }
+
+/** log's constants, in the order logV reads them (byte offsets 0, 4, ... 68). */
+const LOG_C = memory.data<u32>([
+  reinterpret<u32>(FLT_MIN), reinterpret<u32>(<f32>8388608), 23, <u32>(0x3f800000 - SQRT_HALF_BITS),
+  127, 0x7fffff, <u32>SQRT_HALF_BITS, reinterpret<u32>(<f32>1),
+  reinterpret<u32>(<f32>2), reinterpret<u32>(L0), reinterpret<u32>(L1), reinterpret<u32>(L2),
+  reinterpret<u32>(<f32>0.5), reinterpret<u32>(LN2_LO), reinterpret<u32>(LN2_HI), reinterpret<u32>(-Infinity as f32),
+  reinterpret<u32>(Infinity as f32), reinterpret<u32>(NaN as f32),
+]);
 
 export function logS(x: f32): f32 {
   if (x == 0) return -Infinity;
