@@ -5,10 +5,8 @@
 // - argmax / argmin: i32 index of the first extreme value; a NaN counts as the extreme, as in
 //   PyTorch. reduce >= 1. (The op layer refuses empty max/min/arg* reductions.)
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
+import { hsum } from './simd';
+
 
 /** out = (sum over the reduced axis) / divisor. f32x4; four accumulators on contiguous rows. */
 export function f32_sum(x: usize, out: usize, outer: i32, reduce: i32, inner: i32, divisor: f32): void {

@@ -3,23 +3,9 @@
 // assembly/math.ts (expV and expS give the same bits, so twins agree exactly).
 
 import { expS, expV, logS } from './math';
+import { hsum } from './simd';
 
-// @ts-ignore: decorator
-@inline function hsum(v: v128): f32 {
-  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
-}
 
-/** Largest value of a contiguous row (NaN propagates). n >= 1. */
-function rowMax(p: usize, n: i32): f32 {
-  let m = load<f32>(p), i = 1;
-  if (n >= 4) {
-    let v = v128.load(p);
-    for (i = 4; i + 4 <= n; i += 4) v = f32x4.max(v, v128.load(p + (<usize>i << 2)));
-    m = max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
-  }
-  for (; i < n; i++) m = max(m, load<f32>(p + (<usize>i << 2)));
-  return m;
-}
 
 /** Sum of a contiguous row, four f32x4 accumulators. */
 function rowSum(p: usize, n: i32): f32 {
@@ -36,9 +22,9 @@ function rowSum(p: usize, n: i32): f32 {
 /**
  * Largest value of a contiguous row with pmax (one instruction, where NaN-propagating max is
  * several on x64). A NaN in the row may be skipped here, but it still reaches every output of
- * softmax through the sum of exp(x - m), so rows with a NaN come out all NaN, as in PyTorch.
+ * softmax, and the cross-entropy loss, through the sum of exp(x - m), as in PyTorch.
  */
-function rowMaxFast(p: usize, n: i32): f32 {
+function rowMax(p: usize, n: i32): f32 {
   let m = load<f32>(p), i = 1;
   if (n >= 8) {
     let v0 = v128.load(p), v1 = v128.load(p, 16);
@@ -61,7 +47,7 @@ function rowMaxFast(p: usize, n: i32): f32 {
 export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog: i32): void {
   for (let r = 0; r < rows; r++) {
     const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
-    const m = rowMaxFast(px, n);
+    const m = rowMax(px, n);
     const vm = f32x4.splat(m);
     let acc = f32x4.splat(0), j = 0;
     for (; j + 4 <= n; j += 4) {

@@ -23,7 +23,6 @@ const binaries = TARGETS.map((target) => {
   execFileSync(process.execPath, [at('node_modules/assemblyscript/bin/asc.js').pathname, '--config', 'asconfig.json', '--target', target], { cwd: root, stdio: 'inherit' });
   return [target, readFileSync(at(`build/tandem.${target}.wasm`))] as const;
 });
-const wasm = binaries[0][1];
 
 // 2. Wasm and WGSL as modules.
 mkdirSync(at('src/gen'), { recursive: true });

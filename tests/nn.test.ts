@@ -81,6 +81,14 @@ for (const [name, be] of engines) {
         if (bad) assert.unreachable(`c=${c} smoothing=${smoothing}: ${bad}`);
       }
     }
+    for (const c of [3, 9, 40]) {
+      for (const at of [0, c - 1]) {
+        const x = randomData(2 * c, c);
+        x[at] = NaN; // in row 0, away from its label when at > 0
+        const got = await run(be, 'crossEntropy', [x, new Int32Array([Math.floor(c / 2), 1])], 8, { rows: 2, classes: c, smoothing: 0 });
+        assert.ok(Number.isNaN(got[0]) && !Number.isNaN(got[1]), `c=${c}, NaN at ${at}: row 0 loss NaN, row 1 finite`);
+      }
+    }
     try {
       await run(be, 'crossEntropy', [new Float32Array(6), new Int32Array([1, 3])], 8, { rows: 2, classes: 3, smoothing: 0 });
       assert.unreachable('label 3 of 3 classes');
