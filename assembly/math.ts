@@ -98,6 +98,52 @@ const EXP_C = memory.data<u32>([
 @inline export function expV(x: v128): v128 { return expLoV(x, f32x4.splat(0), 0); }
 export function expS(x: f32): f32 { return expLoS(x, 0, 0); }
 
+// ---------- exp of arguments <= 0 (softmax, log-sum-exp) ----------
+
+// After a row's max is subtracted every argument is <= 0 or NaN: nothing overflows, and 2^n is
+// a single normal power of two for every normal result. A result below 2^-126 (x < ln 2^-126)
+// is flushed to 0, as XNNPACK's softmax does; otherwise the reduction and polynomial are
+// expLoV's (1 ulp). The magic number carries the exponent bias, so t << 23 is 2^n directly.
+const EXPNEG_CUTOFF: f32 = -87.33654475;
+const EXPNEG_MAGIC_BITS: u32 = 0x4b40007f;
+
+/** expNeg's constants: byte offset 4 * i holds constant i (see expNegC). */
+export const EXPNEG_C = memory.data<u32>([
+  reinterpret<u32>(EXPNEG_CUTOFF), reinterpret<u32>(LOG2E), EXPNEG_MAGIC_BITS, reinterpret<u32>(LN2_HI),
+  reinterpret<u32>(LN2_LO), reinterpret<u32>(E0), reinterpret<u32>(E1), reinterpret<u32>(E2),
+  reinterpret<u32>(E3), reinterpret<u32>(E4), reinterpret<u32>(<f32>1),
+]);
+/** Constant i of EXPNEG_C in every lane (one broadcast load; see expLoV on v128.const). */
+// @ts-ignore: decorator
+@inline export function expNegC(i: i32): v128 { return v128.load32_splat(EXPNEG_C + (<usize>i << 2)); }
+
+/** e^x for x <= 0 or NaN, flushing results below 2^-126 to 0. */
+// @ts-ignore: decorator
+@inline export function expNegV(x: v128): v128 {
+  const t = f32x4.add(f32x4.mul(x, expNegC(1)), expNegC(2));
+  const n = f32x4.sub(t, expNegC(2));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, expNegC(3))), f32x4.mul(n, expNegC(4)));
+  let q = f32x4.add(f32x4.mul(expNegC(9), r), expNegC(8));
+  q = f32x4.add(f32x4.mul(q, r), expNegC(7));
+  q = f32x4.add(f32x4.mul(q, r), expNegC(6));
+  q = f32x4.add(f32x4.mul(q, r), expNegC(5));
+  const p = f32x4.add(expNegC(10), f32x4.add(r, f32x4.mul(f32x4.mul(r, r), q)));
+  return v128.andnot(f32x4.mul(p, i32x4.shl(t, 23)), f32x4.lt(x, expNegC(0)));
+}
+
+/** Scalar twin of expNegV (same bits). */
+export function expNegS(x: f32): f32 {
+  const t = x * LOG2E + reinterpret<f32>(EXPNEG_MAGIC_BITS);
+  const n = t - reinterpret<f32>(EXPNEG_MAGIC_BITS);
+  const r = (x - n * LN2_HI) - n * LN2_LO;
+  let q = E4 * r + E3;
+  q = q * r + E2;
+  q = q * r + E1;
+  q = q * r + E0;
+  const p: f32 = 1 + (r + (r * r) * q);
+  return x < EXPNEG_CUTOFF ? 0 : p * reinterpret<f32>(reinterpret<u32>(t) << 23);
+}
+
 // ---------- log ----------
 
 const SQRT_HALF_BITS: i32 = 0x3f3504f3;

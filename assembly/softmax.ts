@@ -1,11 +1,71 @@
 // Row-wise normalisations: softmax / log-softmax, layer norm, and cross-entropy from logits.
 // Rows are contiguous (the op layer makes them so); f32 throughout. exp and log come from
-// assembly/math.ts (expV and expS give the same bits, so twins agree exactly).
+// assembly/math.ts; the vector and scalar forms of each give the same bits.
 
-import { expS, expV, logS } from './math';
+import { expNegC as C, expNegS, expNegV, logS } from './math';
 import { hsum } from './simd';
 
-
+/**
+ * sum of e^(x[j] - m) over a row of n, storing each term to po when `keep` (a literal at every
+ * call, so the branch folds away). Every x - m is <= 0 or NaN, so this is expNegV, written out
+ * for four vectors at once with each step applied to all four before the next: V8 emits Wasm in
+ * order and one exp is a ~20-deep dependency chain, so four interleaved chains keep the core
+ * busy where four chains one after another stall it (1.15 vs 1.6 ns per element here).
+ */
+// @ts-ignore: decorator
+@inline function expShiftedSum(px: usize, po: usize, n: i32, m: f32, keep: bool): f32 {
+  const vm = f32x4.splat(m);
+  let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const p = px + (<usize>j << 2);
+    const x0 = f32x4.sub(v128.load(p), vm), x1 = f32x4.sub(v128.load(p, 16), vm);
+    const x2 = f32x4.sub(v128.load(p, 32), vm), x3 = f32x4.sub(v128.load(p, 48), vm);
+    // t = x log2e + magic; n = t - magic; r = x - n ln2 in two parts.
+    const t0 = f32x4.add(f32x4.mul(x0, C(1)), C(2)), t1 = f32x4.add(f32x4.mul(x1, C(1)), C(2));
+    const t2 = f32x4.add(f32x4.mul(x2, C(1)), C(2)), t3 = f32x4.add(f32x4.mul(x3, C(1)), C(2));
+    const n0 = f32x4.sub(t0, C(2)), n1 = f32x4.sub(t1, C(2)), n2 = f32x4.sub(t2, C(2)), n3 = f32x4.sub(t3, C(2));
+    let r0 = f32x4.sub(x0, f32x4.mul(n0, C(3))), r1 = f32x4.sub(x1, f32x4.mul(n1, C(3)));
+    let r2 = f32x4.sub(x2, f32x4.mul(n2, C(3))), r3 = f32x4.sub(x3, f32x4.mul(n3, C(3)));
+    r0 = f32x4.sub(r0, f32x4.mul(n0, C(4))); r1 = f32x4.sub(r1, f32x4.mul(n1, C(4)));
+    r2 = f32x4.sub(r2, f32x4.mul(n2, C(4))); r3 = f32x4.sub(r3, f32x4.mul(n3, C(4)));
+    // Horner from E4 down to E0, then p = 1 + r + r^2 q.
+    let q0 = f32x4.add(f32x4.mul(C(9), r0), C(8)), q1 = f32x4.add(f32x4.mul(C(9), r1), C(8));
+    let q2 = f32x4.add(f32x4.mul(C(9), r2), C(8)), q3 = f32x4.add(f32x4.mul(C(9), r3), C(8));
+    q0 = f32x4.add(f32x4.mul(q0, r0), C(7)); q1 = f32x4.add(f32x4.mul(q1, r1), C(7));
+    q2 = f32x4.add(f32x4.mul(q2, r2), C(7)); q3 = f32x4.add(f32x4.mul(q3, r3), C(7));
+    q0 = f32x4.add(f32x4.mul(q0, r0), C(6)); q1 = f32x4.add(f32x4.mul(q1, r1), C(6));
+    q2 = f32x4.add(f32x4.mul(q2, r2), C(6)); q3 = f32x4.add(f32x4.mul(q3, r3), C(6));
+    q0 = f32x4.add(f32x4.mul(q0, r0), C(5)); q1 = f32x4.add(f32x4.mul(q1, r1), C(5));
+    q2 = f32x4.add(f32x4.mul(q2, r2), C(5)); q3 = f32x4.add(f32x4.mul(q3, r3), C(5));
+    q0 = f32x4.add(C(10), f32x4.add(r0, f32x4.mul(f32x4.mul(r0, r0), q0)));
+    q1 = f32x4.add(C(10), f32x4.add(r1, f32x4.mul(f32x4.mul(r1, r1), q1)));
+    q2 = f32x4.add(C(10), f32x4.add(r2, f32x4.mul(f32x4.mul(r2, r2), q2)));
+    q3 = f32x4.add(C(10), f32x4.add(r3, f32x4.mul(f32x4.mul(r3, r3), q3)));
+    // Scale by 2^n (t << 23) and flush what lies below the cutoff.
+    const e0 = v128.andnot(f32x4.mul(q0, i32x4.shl(t0, 23)), f32x4.lt(x0, C(0)));
+    const e1 = v128.andnot(f32x4.mul(q1, i32x4.shl(t1, 23)), f32x4.lt(x1, C(0)));
+    const e2 = v128.andnot(f32x4.mul(q2, i32x4.shl(t2, 23)), f32x4.lt(x2, C(0)));
+    const e3 = v128.andnot(f32x4.mul(q3, i32x4.shl(t3, 23)), f32x4.lt(x3, C(0)));
+    if (keep) {
+      const o = po + (<usize>j << 2);
+      v128.store(o, e0); v128.store(o, e1, 16); v128.store(o, e2, 32); v128.store(o, e3, 48);
+    }
+    acc0 = f32x4.add(acc0, f32x4.add(e0, e2));
+    acc1 = f32x4.add(acc1, f32x4.add(e1, e3));
+  }
+  for (; j + 4 <= n; j += 4) {
+    const e = expNegV(f32x4.sub(v128.load(px + (<usize>j << 2)), vm));
+    if (keep) v128.store(po + (<usize>j << 2), e);
+    acc0 = f32x4.add(acc0, e);
+  }
+  let s = hsum(f32x4.add(acc0, acc1));
+  for (; j < n; j++) {
+    const e = expNegS(load<f32>(px + (<usize>j << 2)) - m);
+    if (keep) store<f32>(po + (<usize>j << 2), e);
+    s += e;
+  }
+  return s;
+}
 
 /** Sum of a contiguous row, four f32x4 accumulators. */
 function rowSum(p: usize, n: i32): f32 {
@@ -26,13 +86,16 @@ function rowSum(p: usize, n: i32): f32 {
  */
 function rowMax(p: usize, n: i32): f32 {
   let m = load<f32>(p), i = 1;
-  if (n >= 8) {
-    let v0 = v128.load(p), v1 = v128.load(p, 16);
-    for (i = 8; i + 8 <= n; i += 8) {
-      v0 = f32x4.pmax(v0, v128.load(p + (<usize>i << 2)));
-      v1 = f32x4.pmax(v1, v128.load(p + (<usize>i << 2), 16));
+  if (n >= 16) {
+    // Four chains: pmax has a 3-4 cycle latency and can issue twice a cycle.
+    let v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    for (i = 16; i + 16 <= n; i += 16) {
+      const q = p + (<usize>i << 2);
+      v0 = f32x4.pmax(v0, v128.load(q)); v1 = f32x4.pmax(v1, v128.load(q, 16));
+      v2 = f32x4.pmax(v2, v128.load(q, 32)); v3 = f32x4.pmax(v3, v128.load(q, 48));
     }
-    const v = f32x4.pmax(v0, v1);
+    for (; i + 4 <= n; i += 4) v0 = f32x4.pmax(v0, v128.load(p + (<usize>i << 2)));
+    const v = f32x4.pmax(f32x4.pmax(v0, v1), f32x4.pmax(v2, v3));
     m = max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
   }
   for (; i < n; i++) m = max(m, load<f32>(p + (<usize>i << 2)));
@@ -48,15 +111,8 @@ export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog:
   for (let r = 0; r < rows; r++) {
     const px = x + (<usize>r * <usize>n << 2), po = out + (<usize>r * <usize>n << 2);
     const m = rowMax(px, n);
-    const vm = f32x4.splat(m);
-    let acc = f32x4.splat(0), j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const e = expV(f32x4.sub(v128.load(px + (<usize>j << 2)), vm));
-      v128.store(po + (<usize>j << 2), e);
-      acc = f32x4.add(acc, e);
-    }
-    let s = hsum(acc);
-    for (; j < n; j++) { const e = expS(load<f32>(px + (<usize>j << 2)) - m); store<f32>(po + (<usize>j << 2), e); s += e; }
+    // log-softmax needs only the sum; its outputs come from x in the last pass.
+    const s = isLog ? expShiftedSum(px, 0, n, m, false) : expShiftedSum(px, po, n, m, true);
     if (isLog) {
       const sh = m + logS(s);
       const shift = f32x4.splat(sh);
@@ -67,6 +123,11 @@ export function f32_softmax_rows(x: usize, out: usize, rows: i32, n: i32, isLog:
       const inv: f32 = 1 / s;
       const vs = f32x4.splat(inv);
       let i = 0;
+      for (; i + 8 <= n; i += 8) {
+        const q = po + (<usize>i << 2);
+        const a = f32x4.mul(v128.load(q), vs), b = f32x4.mul(v128.load(q, 16), vs);
+        v128.store(q, a); v128.store(q, b, 16);
+      }
       for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), f32x4.mul(v128.load(po + (<usize>i << 2)), vs));
       for (; i < n; i++) store<f32>(po + (<usize>i << 2), load<f32>(po + (<usize>i << 2)) * inv);
     }
@@ -80,7 +141,7 @@ export function f32_softmax_rows__scalar(x: usize, out: usize, rows: i32, n: i32
     let m = load<f32>(px);
     for (let i = 1; i < n; i++) m = max(m, load<f32>(px + (<usize>i << 2)));
     let s: f32 = 0;
-    for (let i = 0; i < n; i++) { const e = expS(load<f32>(px + (<usize>i << 2)) - m); store<f32>(po + (<usize>i << 2), e); s += e; }
+    for (let i = 0; i < n; i++) { const e = expNegS(load<f32>(px + (<usize>i << 2)) - m); store<f32>(po + (<usize>i << 2), e); s += e; }
     const sh = m + logS(s), inv: f32 = 1 / s;
     for (let i = 0; i < n; i++) {
       const q = <usize>i << 2;
@@ -154,12 +215,7 @@ export function f32_cross_entropy(x: usize, labels: usize, out: usize, rows: i32
     if (y < 0 || y >= c) return r;
     const px = x + (<usize>r * <usize>c << 2);
     const m = rowMax(px, c);
-    const vm = f32x4.splat(m);
-    let acc = f32x4.splat(0), i = 0;
-    for (; i + 4 <= c; i += 4) acc = f32x4.add(acc, expV(f32x4.sub(v128.load(px + (<usize>i << 2)), vm)));
-    let s = hsum(acc);
-    for (; i < c; i++) s += expS(load<f32>(px + (<usize>i << 2)) - m);
-    const lse = m + logS(s);
+    const lse = m + logS(expShiftedSum(px, 0, c, m, false));
     const meanX = eps != 0 ? rowSum(px, c) / <f32>c : 0;
     store<f32>(out + (<usize>r << 2), lse - (1 - eps) * load<f32>(px + (<usize>y << 2)) - eps * meanX);
   }

@@ -45,6 +45,24 @@ for (const [name, be] of engines) {
     }
   });
 
+  test(`${RUNTIME}: ${name}: softmax keeps a few ulps down to 2^-126 and flushes smaller probabilities to 0`, async () => {
+    // Rows of [0, x1 .. x16] with x spread over [-90, 0]: the row sum is 1 + (tiny), so each
+    // output is e^x / sum. Error budget in units of 2^-24 relative: exp 1 ulp (up to 2), the
+    // rounded sum, its reciprocal and the product (1 each): 5.
+    const n = 17, rows = 400, x = new Float32Array(rows * n);
+    for (let i = 0; i < x.length; i++) x[i] = i % n === 0 ? 0 : Math.fround(-90 * ((i * 2654435761) % 1000003) / 1000003);
+    const got = await run(be, 'softmax', [x], 4 * x.length, { rows, n, log: false });
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Math.exp(x[r * n + j]);
+      for (let j = 1; j < n; j++) {
+        const i = r * n + j, want = Math.exp(x[i]) / s;
+        if (want < 2 ** -126) assert.is(got[i], 0, `x = ${x[i]}: a subnormal probability is flushed to 0`);
+        else assert.ok(Math.abs(got[i] - want) <= 5 * 2 ** -24 * want, `x = ${x[i]}: got ${got[i]}, expected ${want}`);
+      }
+    }
+  });
+
   test(`${RUNTIME}: ${name}: a NaN anywhere in a row makes that softmax row all NaN, as in PyTorch`, async () => {
     for (const n of [3, 8, 13, 40]) {
       for (const at of [0, n - 1, n >> 1]) {
