@@ -18,16 +18,11 @@
 // lanes by shuffle instead of load32_splat lost ~10%; 5x8 and 6x8 tiles, and a 2x-unrolled
 // k loop, made V8 spill accumulators and ran 20-40% slower. So MR is 4.
 import { ACT_RELU, MR } from './gemm_desc';
+import { fma } from './simd';
+
+export { fma };
 
 export const F_LOAD = 1, F_FINAL = 2;
-
-/** acc + a * b: a fused multiply-add in the relaxed-SIMD build (which may or may not round
- *  once, per the relaxed spec), a multiply then an add otherwise. */
-// @ts-ignore: decorator
-@inline export function fma(acc: v128, a: v128, b: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
-  return f32x4.add(acc, f32x4.mul(a, b));
-}
 
 /** The epilogue activation on four lanes. relu keeps NaN (a select, never max), as the
  *  elementwise relu does. Hook: a new activation gets an id in gemm_desc.ts, a branch here and

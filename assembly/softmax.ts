@@ -3,7 +3,7 @@
 // assembly/math.ts; the vector and scalar forms of each give the same bits.
 
 import { expNegC as C, expNegS, expNegV, logS } from './math';
-import { hsum } from './simd';
+import { fma, hsum } from './simd';
 
 /**
  * sum of e^(x[j] - m) over a row of n, storing each term to po when `keep` (a literal at every
@@ -11,6 +11,8 @@ import { hsum } from './simd';
  * for four vectors at once with each step applied to all four before the next: V8 emits Wasm in
  * order and one exp is a ~20-deep dependency chain, so four interleaved chains keep the core
  * busy where four chains one after another stall it (1.15 vs 1.6 ns per element here).
+ * In the relaxed-SIMD build its multiply-adds fuse (another ~20%), so there its bits may differ
+ * by an ulp from expNegV's and the scalar twin's; the plain build gives the same bits.
  */
 // @ts-ignore: decorator
 @inline function expShiftedSum(px: usize, po: usize, n: i32, m: f32, keep: bool): f32 {
@@ -21,22 +23,22 @@ import { hsum } from './simd';
     const x0 = f32x4.sub(v128.load(p), vm), x1 = f32x4.sub(v128.load(p, 16), vm);
     const x2 = f32x4.sub(v128.load(p, 32), vm), x3 = f32x4.sub(v128.load(p, 48), vm);
     // t = x log2e + magic; n = t - magic; r = x - n ln2 in two parts.
-    const t0 = f32x4.add(f32x4.mul(x0, C(1)), C(2)), t1 = f32x4.add(f32x4.mul(x1, C(1)), C(2));
-    const t2 = f32x4.add(f32x4.mul(x2, C(1)), C(2)), t3 = f32x4.add(f32x4.mul(x3, C(1)), C(2));
+    const t0 = fma(C(2), x0, C(1)), t1 = fma(C(2), x1, C(1));
+    const t2 = fma(C(2), x2, C(1)), t3 = fma(C(2), x3, C(1));
     const n0 = f32x4.sub(t0, C(2)), n1 = f32x4.sub(t1, C(2)), n2 = f32x4.sub(t2, C(2)), n3 = f32x4.sub(t3, C(2));
     let r0 = f32x4.sub(x0, f32x4.mul(n0, C(3))), r1 = f32x4.sub(x1, f32x4.mul(n1, C(3)));
     let r2 = f32x4.sub(x2, f32x4.mul(n2, C(3))), r3 = f32x4.sub(x3, f32x4.mul(n3, C(3)));
     r0 = f32x4.sub(r0, f32x4.mul(n0, C(4))); r1 = f32x4.sub(r1, f32x4.mul(n1, C(4)));
     r2 = f32x4.sub(r2, f32x4.mul(n2, C(4))); r3 = f32x4.sub(r3, f32x4.mul(n3, C(4)));
     // Horner from E4 down to E0, then p = 1 + r + r^2 q.
-    let q0 = f32x4.add(f32x4.mul(C(9), r0), C(8)), q1 = f32x4.add(f32x4.mul(C(9), r1), C(8));
-    let q2 = f32x4.add(f32x4.mul(C(9), r2), C(8)), q3 = f32x4.add(f32x4.mul(C(9), r3), C(8));
-    q0 = f32x4.add(f32x4.mul(q0, r0), C(7)); q1 = f32x4.add(f32x4.mul(q1, r1), C(7));
-    q2 = f32x4.add(f32x4.mul(q2, r2), C(7)); q3 = f32x4.add(f32x4.mul(q3, r3), C(7));
-    q0 = f32x4.add(f32x4.mul(q0, r0), C(6)); q1 = f32x4.add(f32x4.mul(q1, r1), C(6));
-    q2 = f32x4.add(f32x4.mul(q2, r2), C(6)); q3 = f32x4.add(f32x4.mul(q3, r3), C(6));
-    q0 = f32x4.add(f32x4.mul(q0, r0), C(5)); q1 = f32x4.add(f32x4.mul(q1, r1), C(5));
-    q2 = f32x4.add(f32x4.mul(q2, r2), C(5)); q3 = f32x4.add(f32x4.mul(q3, r3), C(5));
+    let q0 = fma(C(8), C(9), r0), q1 = fma(C(8), C(9), r1);
+    let q2 = fma(C(8), C(9), r2), q3 = fma(C(8), C(9), r3);
+    q0 = fma(C(7), q0, r0); q1 = fma(C(7), q1, r1);
+    q2 = fma(C(7), q2, r2); q3 = fma(C(7), q3, r3);
+    q0 = fma(C(6), q0, r0); q1 = fma(C(6), q1, r1);
+    q2 = fma(C(6), q2, r2); q3 = fma(C(6), q3, r3);
+    q0 = fma(C(5), q0, r0); q1 = fma(C(5), q1, r1);
+    q2 = fma(C(5), q2, r2); q3 = fma(C(5), q3, r3);
     q0 = f32x4.add(C(10), f32x4.add(r0, f32x4.mul(f32x4.mul(r0, r0), q0)));
     q1 = f32x4.add(C(10), f32x4.add(r1, f32x4.mul(f32x4.mul(r1, r1), q1)));
     q2 = f32x4.add(C(10), f32x4.add(r2, f32x4.mul(f32x4.mul(r2, r2), q2)));
