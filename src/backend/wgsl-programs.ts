@@ -8,6 +8,8 @@ import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import { DeviceError } from '../errors.js';
 import type { KernelName, KernelParams, ReduceOp } from './backend.js';
+import type { DescribeIndexError } from './gpu-index-errors.js';
+import { OPS_PROGRAMS, argReduce } from './wgsl-ops.js';
 
 export interface Program {
   /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
@@ -16,6 +18,8 @@ export interface Program {
   entry: string;
   grid: [number, number, number];
   uniforms: Uint32Array;
+  /** Set by kernels that index by data: the backend binds a flag buffer last (gpu-index-errors.ts). */
+  indexError?: DescribeIndexError;
 }
 
 export interface GridLimits { maxWorkgroupsPerDim: number }
@@ -46,6 +50,7 @@ type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Pr
  */
 
 export const PROGRAMS = {
+  ...OPS_PROGRAMS, // the other kernels' programs live in wgsl-ops.ts
   binary({ op, shape, aStrides, bStrides }, lim) {
     const total = shape.reduce((x, y) => x * y, 1);
     const u = new Uint32Array(4 + 3 * 8);
@@ -60,6 +65,7 @@ export const PROGRAMS = {
     return { key: { kernel: 'unary', op }, code: splice(WGSL.unary, UNARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(size / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
   },
   reduce({ op, outer, reduce, inner }, lim) {
+    if (op === 'argmax' || op === 'argmin') return argReduce({ op, outer, reduce, inner }, lim);
     const fold = REDUCE_WGSL[op];
     if (!fold) throw new DeviceError(`gpu: ${op} is not implemented on gpu yet`);
     const uniforms = new Uint32Array([outer, reduce, inner, 0, 0, 0, 0, 0]);

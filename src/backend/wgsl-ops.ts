@@ -1,0 +1,70 @@
+/**
+ * Programs of the gpu kernels beyond elementwise, sum-like reductions, matmul and 4-byte copy:
+ * argmax/argmin, the row kernels (softmax, layerNorm, crossEntropy), compare, where, gather,
+ * oneHot, cast, the fused optimizer updates, and 1- and 2-byte copies. Same contract as
+ * wgsl-programs.ts (whose PROGRAMS table spreads these in): params in, a Program out, shapes in
+ * uniforms, `key` naming everything the code depends on.
+ *
+ * Bytes on the gpu: WGSL has no 8- or 16-bit storage, so bool/u8 (1 byte) and f16 (2 bytes)
+ * buffers are bound as array<u32> and each invocation owns whole 32-bit words: a kernel that
+ * writes them builds a word from 4 (or 2) elements; one that reads them extracts the byte.
+ */
+import { WGSL } from '../gen/wgsl.js';
+import { DeviceError } from '../errors.js';
+import { COMPARE } from '../ops/elementwise-spec.js';
+import type { KernelParams } from './backend.js';
+import { grid1d, type GridLimits, type Program } from './wgsl-programs.js';
+
+const WG = 256;
+const groups = (n: number) => Math.ceil(n / WG);
+
+/** Uniform words: u32 fields, with f32 fields written through a float view at `floats`. */
+function uniforms(words: number[], floats: Record<number, number> = {}, size = words.length): Uint32Array {
+  const u = new Uint32Array(Math.max(4, Math.ceil(size / 4) * 4));
+  u.set(words);
+  const f = new Float32Array(u.buffer);
+  for (const [i, v] of Object.entries(floats)) f[Number(i)] = v;
+  return u;
+}
+
+/** A collapsed broadcast (rank <= 8) as uniform words: [rank, total, a, b] then shape and strides. */
+function broadcastWords(head: number[], shape: number[], strides: number[][]): Uint32Array {
+  if (shape.length > 8) throw new DeviceError(`gpu: a broadcast of rank ${shape.length} (after collapsing) exceeds the kernels' 8`);
+  const u = new Uint32Array(4 + 8 * (1 + strides.length));
+  u.set(head);
+  u.set(shape, 4);
+  strides.forEach((s, i) => u.set(s, 12 + 8 * i));
+  return u;
+}
+
+export function argReduce({ op, outer, reduce, inner }: KernelParams['reduce'], lim: GridLimits): Program {
+  if (reduce < 1) throw new DeviceError(`gpu: ${op} needs a non-empty reduced axis`);
+  const u = uniforms([outer, reduce, inner], { 3: op === 'argmax' ? 1 : -1 });
+  const code = WGSL.argreduce;
+  if (inner === 1) return { key: { kernel: 'argreduce', entry: 'rows' }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms: u };
+  return { key: { kernel: 'argreduce', entry: 'cols' }, code, entry: 'cols', grid: grid1d(groups(outer * inner), lim), uniforms: u };
+}
+
+export const OPS_PROGRAMS = {
+  softmax({ rows, n, log }: KernelParams['softmax'], lim: GridLimits): Program {
+    return { key: { kernel: 'softmax' }, code: WGSL.softmax, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) };
+  },
+  layerNorm({ rows, n, eps, weight, bias }: KernelParams['layerNorm'], lim: GridLimits): Program {
+    // Bindings follow the backend's order: x, weight?, bias?, out, uniform.
+    let b = 1;
+    const decl: string[] = [];
+    if (weight) decl.push(`@group(0) @binding(${b++}) var<storage, read> Weight: array<f32>;`);
+    if (bias) decl.push(`@group(0) @binding(${b++}) var<storage, read> Bias: array<f32>;`);
+    decl.push(`@group(0) @binding(${b++}) var<storage, read_write> Out: array<f32>;`, `@group(0) @binding(${b}) var<uniform> P: Params;`);
+    const code = WGSL.layernorm.replace('{{DECL}}', decl.join('\n'))
+      .replace('{{W}}', weight ? 'Weight[i]' : '1.0').replace('{{B}}', bias ? 'Bias[i]' : '0.0');
+    return { key: { kernel: 'layerNorm', weight: weight ? 1 : 0, bias: bias ? 1 : 0 }, code, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n], { 2: eps }) };
+  },
+  crossEntropy({ rows, classes, smoothing }: KernelParams['crossEntropy'], lim: GridLimits): Program {
+    return {
+      key: { kernel: 'crossEntropy' }, code: WGSL.cross_entropy, entry: 'main', grid: grid1d(rows, lim),
+      uniforms: uniforms([rows, classes], { 2: smoothing, 3: -Infinity, 4: NaN }, 8),
+      indexError: (r) => `crossEntropy: the label at index ${r} is outside [0, ${classes}) (found on the gpu; that row of the result is NaN)`,
+    };
+  },
+};
