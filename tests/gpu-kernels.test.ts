@@ -126,6 +126,61 @@ if (gpu) {
     const a = await both(small, 'reduce', [x], rows * 4, { op: 'argmax', outer: rows, reduce: n, inner: 1 });
     assert.equal(Array.from(asI32(a.got.out)), Array.from(asI32(a.want.out)));
   });
+  /** Random bytes as a table, and indices in range with repeats. */
+  const bytes = (n: number, seed: number) => Uint8Array.from(randomData(n, seed), (v) => Math.floor((v + 2) * 64) & 255);
+
+  test(`${RUNTIME}: webgpu: gather of 4-, 2- and 1-byte items, every tail of a word`, async () => {
+    for (const itemBytes of [4, 2, 1] as const)
+      for (const outer of [1, 3])
+        for (const axisLen of [1, 5, 17])
+          for (const inner of [1, 2, 3, 5, 7])
+            for (const count of [0, 1, 4, 13]) {
+              const table = bytes(outer * axisLen * inner * itemBytes, axisLen * 13 + inner);
+              const idx = Int32Array.from({ length: count }, (_, j) => (j * 7 + outer) % axisLen);
+              const p = { outer, axisLen, inner, count, itemBytes };
+              const n = outer * count * inner * itemBytes;
+              const { got, want } = await both(g, 'gather', [table, idx], n, p);
+              assert.equal(Array.from(got.out), Array.from(want.out), JSON.stringify(p));
+            }
+  });
+
+  test(`${RUNTIME}: webgpu: gather with a bad index is an IndexError from the next read`, async () => {
+    for (const itemBytes of [4, 1] as const) {
+      const table = bytes(2 * 5 * 3 * itemBytes, 1);
+      const idx = new Int32Array([4, 0, 5, -1, 2]);
+      const p = { outer: 2, axisLen: 5, inner: 3, count: 5, itemBytes };
+      const n = 2 * 5 * 3 * itemBytes;
+      try {
+        await run(g, 'gather', [table, idx], n, p);
+        assert.unreachable('the read should throw');
+      } catch (e) {
+        assert.instance(e, IndexError);
+        assert.match((e as Error).message, /gather: the index at position 2 is outside \[0, 5\)/);
+      }
+    }
+  });
+
+  test(`${RUNTIME}: webgpu: oneHot as i32 and f32 bits, every tail`, async () => {
+    for (const oneBits of [1, 0x3f800000])
+      for (const n of [0, 1, 2, 5, 257])
+        for (const classes of [1, 2, 3, 17, 300]) {
+          const idx = Int32Array.from({ length: n }, (_, i) => (i * 5 + 1) % classes);
+          const { got, want } = await both(g, 'oneHot', [idx], n * classes * 4, { n, classes, oneBits });
+          assert.equal(Array.from(got.out), Array.from(want.out), `n=${n} classes=${classes}`);
+        }
+  });
+
+  test(`${RUNTIME}: webgpu: oneHot with a bad class is an IndexError; a later good run reads fine`, async () => {
+    try {
+      await run(g, 'oneHot', [new Int32Array([0, 3, 1, 7])], 16 * 3, { n: 4, classes: 3, oneBits: 1 });
+      assert.unreachable('the read should throw');
+    } catch (e) {
+      assert.instance(e, IndexError);
+      assert.match((e as Error).message, /oneHot: the class at index 1 is outside \[0, 3\)/);
+    }
+    const ok = await run(g, 'oneHot', [new Int32Array([2, 0])], 24, { n: 2, classes: 3, oneBits: 1 });
+    assert.equal(Array.from(asI32(ok.out)), [0, 0, 1, 1, 0, 0]);
+  });
 }
 
 test.run();

@@ -67,4 +67,31 @@ export const OPS_PROGRAMS = {
       indexError: (r) => `crossEntropy: the label at index ${r} is outside [0, ${classes}) (found on the gpu; that row of the result is NaN)`,
     };
   },
+  compare({ op, shape, aStrides, bStrides }: KernelParams['compare'], lim: GridLimits): Program {
+    const total = shape.reduce((x, y) => x * y, 1);
+    const code = WGSL.compare.replaceAll('{{EXPR}}', COMPARE[op].wgsl);
+    return { key: { kernel: 'compare', op }, code, entry: 'main', grid: grid1d(groups(Math.ceil(total / 4)), lim), uniforms: broadcastWords([shape.length, total], shape, [aStrides, bStrides]) };
+  },
+  where({ shape, condStrides, aStrides, bStrides }: KernelParams['where'], lim: GridLimits): Program {
+    const total = shape.reduce((x, y) => x * y, 1);
+    return { key: { kernel: 'where' }, code: WGSL.where, entry: 'main', grid: grid1d(groups(total), lim), uniforms: broadcastWords([shape.length, total], shape, [condStrides, aStrides, bStrides]) };
+  },
+  gather({ outer, axisLen, inner, count, itemBytes }: KernelParams['gather'], lim: GridLimits): Program {
+    const items = outer * count * inner;
+    const words = itemBytes === 4;
+    const total = words ? items : items * itemBytes;
+    return {
+      key: { kernel: 'gather', entry: words ? 'words' : 'bytes' }, code: WGSL.gather, entry: words ? 'words' : 'bytes',
+      grid: grid1d(groups(words ? total : Math.ceil(total / 4)), lim),
+      uniforms: uniforms([outer, axisLen, inner, count, itemBytes, total]),
+      indexError: (j) => `gather: the index at position ${j} is outside [0, ${axisLen}) (found on the gpu; its rows of the result are 0)`,
+    };
+  },
+  oneHot({ n, classes, oneBits }: KernelParams['oneHot'], lim: GridLimits): Program {
+    return {
+      key: { kernel: 'oneHot' }, code: WGSL.one_hot, entry: 'main', grid: grid1d(groups(n * classes), lim),
+      uniforms: uniforms([n, classes, oneBits]),
+      indexError: (i) => `oneHot: the class at index ${i} is outside [0, ${classes}) (found on the gpu; that row of the result is 0)`,
+    };
+  },
 };
