@@ -18,8 +18,9 @@ import { grid1d, type GridLimits, type Program } from './wgsl-programs.js';
 const WG = 256;
 const groups = (n: number) => Math.ceil(n / WG);
 
-/** Uniform words: u32 fields, with f32 fields written through a float view at `floats`. */
-function uniforms(words: number[], floats: Record<number, number> = {}, size = words.length): Uint32Array {
+/** Uniform words: u32 fields, then f32 fields by word index; padded to whole vec4s (16 bytes). */
+function uniforms(words: number[], floats: Record<number, number> = {}): Uint32Array {
+  const size = Math.max(words.length, ...Object.keys(floats).map((i) => Number(i) + 1));
   const u = new Uint32Array(Math.max(4, Math.ceil(size / 4) * 4));
   u.set(words);
   const f = new Float32Array(u.buffer);
@@ -63,7 +64,7 @@ export const OPS_PROGRAMS = {
   crossEntropy({ rows, classes, smoothing }: KernelParams['crossEntropy'], lim: GridLimits): Program {
     return {
       key: { kernel: 'crossEntropy' }, code: WGSL.cross_entropy, entry: 'main', grid: grid1d(rows, lim),
-      uniforms: uniforms([rows, classes], { 2: smoothing, 3: -Infinity, 4: NaN }, 8),
+      uniforms: uniforms([rows, classes], { 2: smoothing, 3: -Infinity, 4: NaN }),
       indexError: (r) => `crossEntropy: the label at index ${r} is outside [0, ${classes}) (found on the gpu; that row of the result is NaN)`,
     };
   },
@@ -94,4 +95,26 @@ export const OPS_PROGRAMS = {
       indexError: (i) => `oneHot: the class at index ${i} is outside [0, ${classes}) (found on the gpu; that row of the result is 0)`,
     };
   },
+  sgd({ size, lr, momentum, dampening, nesterov, weightDecay, step }: KernelParams['sgd'], lim: GridLimits): Program {
+    const mom = momentum !== 0;
+    const decl = mom
+      ? ['@group(0) @binding(1) var<storage, read_write> Buf: array<f32>;', '@group(0) @binding(2) var<storage, read_write> Prm: array<f32>;', '@group(0) @binding(3) var<uniform> P: Params;']
+      : ['@group(0) @binding(1) var<storage, read_write> Prm: array<f32>;', '@group(0) @binding(2) var<uniform> P: Params;'];
+    const update = mom
+      ? ['  let b = select(P.momentum * Buf[i] + P.oneMinusDampening * d, d, P.firstStep != 0u);', '  Buf[i] = b;', '  d = select(b, d + P.momentum * b, P.nesterov != 0u);'].join('\n')
+      : '';
+    const code = WGSL.sgd.replace('{{DECL}}', decl.join('\n')).replace('{{MOMENTUM}}', update);
+    return {
+      key: { kernel: 'sgd', momentum: mom ? 1 : 0 }, code, entry: 'main', grid: grid1d(groups(size), lim),
+      uniforms: uniforms([size, step === 1 ? 1 : 0, nesterov ? 1 : 0], { 4: lr, 5: momentum, 6: 1 - dampening, 7: weightDecay }),
+    };
+  },
+  adam: (p: KernelParams['adam'], lim: GridLimits): Program => adamProgram(p, false, lim),
+  adamw: (p: KernelParams['adamw'], lim: GridLimits): Program => adamProgram(p, true, lim),
 };
+
+function adamProgram({ size, lr, beta1, beta2, eps, weightDecay, step }: KernelParams['adam'], decoupled: boolean, lim: GridLimits): Program {
+  const floats = [beta1, 1 - beta1, beta2, 1 - beta2, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step), eps, weightDecay, 1 - lr * weightDecay];
+  const u = uniforms([size, decoupled ? 1 : 0], Object.fromEntries(floats.map((v, i) => [4 + i, v])));
+  return { key: { kernel: 'adam' }, code: WGSL.adam, entry: 'main', grid: grid1d(groups(size), lim), uniforms: u };
+}
