@@ -109,6 +109,30 @@ export const OPS_PROGRAMS = {
       uniforms: uniforms([size, step === 1 ? 1 : 0, nesterov ? 1 : 0], { 4: lr, 5: momentum, 6: 1 - dampening, 7: weightDecay }),
     };
   },
+  cast({ from, to, size }: KernelParams['cast'], lim: GridLimits): Program {
+    const BYTES = { f32: 4, i32: 4, f16: 2, u8: 1, bool: 1 } as const;
+    let entry: string, invocations = size;
+    if (from === to) {
+      entry = 'copy';
+      invocations = Math.ceil((size * BYTES[from]) / 4);
+    } else if (from === 'u8' || from === 'bool') {
+      entry = to === 'f32' ? 'u8_f32' : '';
+    } else {
+      entry = `${from}_${to}`;
+      if (to === 'f16') invocations = Math.ceil(size / 2);
+    }
+    if (!['copy', 'f32_i32', 'i32_f32', 'u8_f32', 'f32_f16', 'f16_f32'].includes(entry)) throw new DeviceError(`gpu: cast ${from} -> ${to} is not implemented on gpu`);
+    return { key: { kernel: 'cast', entry }, code: WGSL.cast, entry, grid: grid1d(groups(invocations), lim), uniforms: uniforms([entry === 'copy' ? invocations : size]) };
+  },
+  normalizeImage({ height, width, channels, mean, std }: KernelParams['normalizeImage'], lim: GridLimits): Program {
+    const pixels = height * width;
+    const floats: Record<number, number> = {};
+    for (let c = 0; c < channels; c++) {
+      floats[4 + c] = 1 / (255 * std[c]);
+      floats[8 + c] = -mean[c] / std[c];
+    }
+    return { key: { kernel: 'normalizeImage' }, code: WGSL.normalize_image, entry: 'main', grid: grid1d(groups(pixels * channels), lim), uniforms: uniforms([pixels, channels], floats) };
+  },
   adam: (p: KernelParams['adam'], lim: GridLimits): Program => adamProgram(p, false, lim),
   adamw: (p: KernelParams['adamw'], lim: GridLimits): Program => adamProgram(p, true, lim),
 };
