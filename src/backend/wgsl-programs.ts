@@ -97,15 +97,15 @@ export const PROGRAMS = {
     return { key: { kernel: 'matmul', variant: 'tiled16', bias: bias ? 1 : 0, activation }, code, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), batches], uniforms: u };
   },
   copy({ itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }, lim) {
-    // WGSL has no 8- or 16-bit storage; u8, bool and f16 views on the gpu come with its f16 work.
-    if (itemBytes !== 4) throw new DeviceError(`gpu: copying ${itemBytes}-byte elements is not implemented on gpu yet`);
     const total = shape.reduce((x, y) => x * y, 1);
-    const u = new Uint32Array(4 + 3 * 8);
+    const u = new Uint32Array(4 + 3 * 8 + 4);
+    u[28] = itemBytes; // 1- and 2-byte items go through packed words (kernels/copy_bytes.wgsl)
     u.set([shape.length, total, srcOffset, dstOffset]);
     u.set(shape, 4);
     u.set(srcStrides, 12);
     u.set(dstStrides, 20);
-    return { key: { kernel: 'copy' }, code: WGSL.copy, entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
+    const kernel = itemBytes === 4 ? 'copy' : 'copy_bytes';
+    return { key: { kernel }, code: WGSL[kernel], entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
   },
 } satisfies Partial<Programs>;
 
