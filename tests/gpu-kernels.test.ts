@@ -1,9 +1,11 @@
 /**
- * The gpu kernels beyond elementwise, sum-like reductions, matmul and 4-byte copy, at the
- * backend seam against the reference backend: argmax/argmin, softmax, layerNorm, crossEntropy,
- * compare, where, gather, oneHot, cast, sgd/adam/adamw and 1-/2-byte copies. Sizes include 0, 1,
- * primes and tails of the 256-wide workgroups and of the 4-byte words that pack bool/u8/f16.
- * Index errors, which the gpu reports from the next read(), are tested here too.
+ * The gpu kernels without a cpu counterpart file of their own, at the backend seam against the
+ * reference backend: argmax/argmin, softmax, layerNorm, crossEntropy, gather (4-, 2- and 1-byte
+ * items) and oneHot, at sizes with 0, 1, primes and tails of the 256-wide workgroups and of the
+ * 4-byte words that pack bytes; index errors, which the gpu reports from the next read(); rows
+ * spilling past the per-dimension workgroup limit. The other new WGSL kernels run in the files
+ * that already test every engine: compare-where, convert (cast, normalizeImage),
+ * optim-kernels (sgd, adam, adamw), views (1- and 2-byte copy), kernels (argmax/argmin).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,8 +1,8 @@
 /**
  * Fused optimizer kernels (sgd, adam, adamw) at the seam, over several steps, on the reference
- * backend, the Wasm f32x4 kernels, their scalar twins and the WGSL kernels, against updates written out here from
- * the algorithm boxes of PyTorch's documentation (torch.optim.SGD, Adam, AdamW), with each
- * stored tensor rounded to f32 after every step as PyTorch's f32 tensors are.
+ * backend, the Wasm f32x4 kernels, their scalar twins and the WGSL kernels, against updates
+ * written out here from the algorithm boxes of PyTorch's documentation (torch.optim.SGD, Adam,
+ * AdamW), with each stored tensor rounded to f32 after every step as PyTorch's f32 tensors are.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
