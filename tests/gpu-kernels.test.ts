@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend, KernelName, KernelParams } from '../src/backend/backend.ts';
 import { WebGPUBackend } from '../src/backend/webgpu.ts';
+import { PROGRAMS, type Program } from '../src/backend/wgsl-programs.ts';
 import { IndexError } from '../src/errors.ts';
 import { REQUIRE_GPU, RUNTIME, mismatch, randomData } from './harness.ts';
 import { asF32, asI32, gpu, ref, run } from './seam.ts';
@@ -30,6 +31,43 @@ function close(got: Float32Array, want: Float32Array, atol: number, rtol: number
 }
 
 const ROW_SIZES = [1, 2, 3, 5, 7, 16, 31, 255, 256, 257, 1031];
+
+test(`${RUNTIME}: wgsl programs: the key names everything the code depends on, and never a shape`, () => {
+  const lim = { maxWorkgroupsPerDim: 65535 };
+  const progs: [string, Program][] = [];
+  const add = <K extends keyof typeof PROGRAMS>(k: K, ...ps: Parameters<(typeof PROGRAMS)[K]>[0][]) => {
+    for (const p of ps) progs.push([`${k} ${JSON.stringify(p)}`, (PROGRAMS[k] as (p: unknown, l: typeof lim) => Program)(p, lim)]);
+  };
+  add('reduce', { op: 'argmax', outer: 3, reduce: 5, inner: 1 }, { op: 'argmin', outer: 9, reduce: 2, inner: 1 }, { op: 'argmax', outer: 3, reduce: 5, inner: 4 });
+  add('softmax', { rows: 3, n: 5, log: false }, { rows: 70000, n: 1, log: true });
+  add('layerNorm', ...[false, true].flatMap((weight) => [false, true].flatMap((bias) => [3, 300].map((n) => ({ rows: 2, n, eps: 1e-5, weight, bias })))));
+  add('crossEntropy', { rows: 2, classes: 3, smoothing: 0 }, { rows: 9, classes: 1000, smoothing: 0.1 });
+  add('compare', { op: 'lt', shape: [5], aStrides: [1], bStrides: [0] }, { op: 'lt', shape: [2, 3], aStrides: [3, 1], bStrides: [0, 1] }, { op: 'eq', shape: [5], aStrides: [1], bStrides: [1] });
+  add('where', { shape: [5], condStrides: [1], aStrides: [1], bStrides: [0] }, { shape: [2, 3], condStrides: [0, 1], aStrides: [3, 1], bStrides: [3, 1] });
+  add('gather', ...([4, 2, 1] as const).flatMap((itemBytes) => [1, 7].map((inner) => ({ outer: 2, axisLen: 5, inner, count: 3, itemBytes }))));
+  add('oneHot', { n: 3, classes: 4, oneBits: 1 }, { n: 1, classes: 9, oneBits: 0x3f800000 });
+  add('cast', { from: 'f32', to: 'i32', size: 5 }, { from: 'f32', to: 'i32', size: 9 }, { from: 'i32', to: 'f32', size: 5 }, { from: 'u8', to: 'f32', size: 5 }, { from: 'bool', to: 'f32', size: 7 },
+    { from: 'f32', to: 'f16', size: 5 }, { from: 'f16', to: 'f32', size: 5 }, { from: 'f32', to: 'f32', size: 5 }, { from: 'u8', to: 'u8', size: 5 });
+  add('normalizeImage', { height: 2, width: 3, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] }, { height: 5, width: 1, channels: 1, mean: [0.5], std: [2] });
+  add('sgd', ...[0, 0.9].flatMap((momentum) => [1, 2].map((step) => ({ size: 10 * step, lr: 0.1, momentum, dampening: 0, nesterov: step === 2, weightDecay: 0, step }))));
+  add('adam', { size: 5, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }, { size: 50, lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, step: 7 });
+  add('adamw', { size: 5, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
+  add('copy', ...([4, 2, 1] as const).map((itemBytes) => ({ itemBytes, shape: [3, 4], srcStrides: [4, 1], dstStrides: [1, 3], srcOffset: 1, dstOffset: 0 })));
+  const byKey = new Map<string, [string, Program]>();
+  for (const [what, p] of progs) {
+    const key = JSON.stringify(p.key);
+    const seen = byKey.get(key);
+    if (!seen) { byKey.set(key, [what, p]); continue; }
+    // Same key, so the pipeline is shared: the code and entry point must be the same too.
+    assert.ok(seen[1].code === p.code && seen[1].entry === p.entry, `${what} and ${seen[0]} share the key ${key} but not the code`);
+  }
+  // Shapes, sizes and hyperparameters go in uniforms: few pipelines serve all of the above.
+  const codes = new Set(progs.map(([, p]) => `${p.entry}\n${p.code}`));
+  assert.is(byKey.size, codes.size, 'one key per distinct (code, entry)');
+  // argreduce rows/cols 2, softmax 1, layerNorm 4, crossEntropy 1, compare lt/eq 2, where 1,
+  // gather words/bytes 2, oneHot 1, cast 6 entries, normalizeImage 1, sgd 2, adam(w) 1, copy 2.
+  assert.is(byKey.size, 26, 'pipelines for the programs above');
+});
 
 if (gpu) {
   const g = gpu;
