@@ -1,5 +1,6 @@
 /**
- * Casts and image normalisation at the seam, on the Wasm f32x4 kernels and their scalar twins:
+ * Casts and image normalisation at the seam, on the Wasm f32x4 kernels, their scalar twins and
+ * the WGSL kernels (integer arithmetic on the bits, bytes and halves unpacked from words):
  * f32 -> f16 bit for bit against the host converter (src/f16.ts) around every f16 rounding
  * boundary, f16 -> f32 over all 65536 halves, the integer conversions at their edges, every
  * tail length; then the public T.cast and T.normalizeImage with their typed errors.
@@ -7,6 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as T from '../src/index.ts';
+import type { Backend } from '../src/backend/backend.ts';
 import type { DType } from '../src/dtype.ts';
 import { f16BitsToF32, f32ToF16Bits } from '../src/f16.ts';
 import { RUNTIME, randomData } from './harness.ts';
@@ -26,7 +28,8 @@ function f16Boundaries(): Float32Array {
 
 const sameBits = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
 
-for (const [name, be] of cpuEngines) {
+const engines: [string, Backend][] = [...cpuEngines, ...(gpu ? [['webgpu', gpu] as [string, Backend]] : [])];
+for (const [name, be] of engines) {
   test(`${RUNTIME}: ${name}: cast f32 -> f16 matches src/f16.ts bit for bit (ties, subnormals, overflow, NaN)`, async () => {
     const x = f16Boundaries();
     const got = asU16((await run(be, 'cast', [x], x.length * 2, { from: 'f32', to: 'f16', size: x.length })).out);
@@ -107,7 +110,7 @@ for (const [name, be] of cpuEngines) {
 
 const arr = async (t: T.Tensor) => Array.from(await t.data<never>() as ArrayLike<number>);
 
-for (const device of ['cpu', 'ref'] as const) {
+for (const device of gpu ? ['cpu', 'ref', 'gpu'] as const : ['cpu', 'ref'] as const) {
   test(`${RUNTIME}: ${device}: T.cast converts and reports the new dtype`, async () => {
     const x = T.tensor([1.5, -2.5, 65504, 70000, 1e-8, NaN], [2, 3], { device });
     const h = T.cast(x, 'f16');
@@ -155,14 +158,5 @@ test(`${RUNTIME}: cast and normalizeImage refuse bad input with typed errors`, (
   assert.throws(() => T.normalizeImage(img, { mean: [0, 0, 0], std: [1, 0, 1] }), is(T.TandemError, /std\[1\] is 0/));
   assert.throws(() => T.normalizeImage(img, { mean: [0, NaN, 0], std: [1, 1, 1] }), is(T.TandemError, /mean\[1\] = NaN is not a finite number/));
 });
-
-if (gpu) {
-  test(`${RUNTIME}: gpu: cast and normalizeImage are CPU-only for now (DeviceError naming the kernel)`, () => {
-    const x = T.tensor([1, 2], [2], { device: 'gpu' });
-    assert.throws(() => T.cast(x, 'f16'), (e: unknown) => e instanceof T.DeviceError && /cast kernel is not implemented on gpu/.test((e as Error).message));
-    const img = T.zeros([1, 1, 3], { dtype: 'u8', device: 'gpu' });
-    assert.throws(() => T.normalizeImage(img, { mean: [0, 0, 0], std: [1, 1, 1] }), (e: unknown) => e instanceof T.DeviceError);
-  });
-}
 
 test.run();

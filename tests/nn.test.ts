@@ -1,7 +1,8 @@
 /**
  * softmax / log-softmax, layer norm, cross-entropy, gather and one-hot: the Wasm kernels (f32x4
  * and scalar twins) against the reference at every tail length, then PyTorch's meaning through
- * the API, and typed errors for bad labels and indices.
+ * the API, and typed errors for bad labels and indices (on the gpu, raised by the next read;
+ * the WGSL kernels at the seam are in tests/gpu-kernels.test.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,7 +11,7 @@ import type { Backend, KernelName, KernelParams } from '../src/backend/backend.t
 import { ReferenceBackend } from '../src/backend/reference.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { wasmModule } from '../src/runtime.ts';
-import { RUNTIME, mismatch, randomData, threadedCpu } from './harness.ts';
+import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData, threadedCpu } from './harness.ts';
 
 const ref = new ReferenceBackend();
 const module = await wasmModule();
@@ -180,6 +181,49 @@ for (const device of ['ref', 'cpu'] as const) {
     assert.throws(() => T.embedding(T.tensor(new Int32Array([4]), undefined, { device }), table), (e: unknown) => e instanceof T.IndexError && /index 4 at position 0 is outside \[0, 4\)/.test((e as Error).message));
     assert.throws(() => T.oneHot(T.tensor(new Int32Array([-1]), undefined, { device }), 3), (e: unknown) => e instanceof T.IndexError);
     assert.throws(() => T.embedding(T.tensor([1], undefined, { device }), table), (e: unknown) => e instanceof T.DTypeError);
+  });
+}
+
+if (info.gpu || REQUIRE_GPU) {
+  /** Await a tensor's data and expect an IndexError: on the gpu, bad indices surface on read. */
+  const rejects = async (t: () => T.Tensor, pattern: RegExp) => {
+    try {
+      await t().data();
+      assert.unreachable('expected an IndexError');
+    } catch (e) {
+      assert.instance(e, T.IndexError);
+      assert.match((e as Error).message, pattern);
+    }
+  };
+
+  test(`${RUNTIME}: gpu: the nn ops through the API agree with cpu; bad indices throw IndexError from data()`, async () => {
+    const x = T.randn([3, 4, 5], { seed: 3 }), xg = T.randn([3, 4, 5], { seed: 3, device: 'gpu' });
+    const near = async (got: T.Tensor, want: T.Tensor, what: string) => {
+      const bad = mismatch(await got.data(), await want.data(), null, 2e-6, 2e-5);
+      if (bad) assert.unreachable(`${what}: ${bad}`);
+    };
+    for (const axis of [0, 1, -1]) {
+      await near(T.softmax(xg, axis), T.softmax(x, axis), `softmax axis ${axis}`);
+      await near(T.logSoftmax(xg, axis), T.logSoftmax(x, axis), `logSoftmax axis ${axis}`);
+    }
+    const w = T.randn([4, 5], { seed: 4 }), b = T.randn([4, 5], { seed: 5 });
+    const wg = T.randn([4, 5], { seed: 4, device: 'gpu' }), bg = T.randn([4, 5], { seed: 5, device: 'gpu' });
+    await near(T.layerNorm(xg, [4, 5], { weight: wg, bias: bg }), T.layerNorm(x, [4, 5], { weight: w, bias: b }), 'layerNorm');
+    const logits = T.reshape(x, [6, 10]), logitsG = T.reshape(xg, [6, 10]);
+    const labels = new Int32Array([0, 9, 3, 3, 7, 1]);
+    const opts = { labelSmoothing: 0.1 };
+    await near(T.crossEntropy(logitsG, T.tensor(labels, undefined, { device: 'gpu' }), opts), T.crossEntropy(logits, T.tensor(labels), opts), 'crossEntropy');
+    const idx = new Int32Array([3, 0, 3]);
+    for (const dtype of ['f32', 'f16', 'u8'] as const) {
+      const vals = Array.from({ length: 12 }, (_, i) => i * 3);
+      const table = T.tensor(vals, [4, 3], { dtype }), tableG = T.tensor(vals, [4, 3], { dtype, device: 'gpu' });
+      assert.equal(Array.from(await T.embedding(T.tensor(idx, undefined, { device: 'gpu' }), tableG).data()), Array.from(await T.embedding(T.tensor(idx), table).data()), dtype);
+    }
+    assert.equal(Array.from(await T.oneHot(T.tensor(idx, undefined, { device: 'gpu' }), 5, { dtype: 'f32' }).data()), Array.from(await T.oneHot(T.tensor(idx), 5, { dtype: 'f32' }).data()));
+    const tableG = T.zeros([4, 3], { device: 'gpu' });
+    await rejects(() => T.embedding(T.tensor(new Int32Array([1, 4]), undefined, { device: 'gpu' }), tableG), /gather: the index at position 1 is outside \[0, 4\)/);
+    await rejects(() => T.oneHot(T.tensor(new Int32Array([-1]), undefined, { device: 'gpu' }), 3), /oneHot: the class at index 0 is outside \[0, 3\)/);
+    await rejects(() => T.crossEntropy(logitsG, T.tensor(new Int32Array([0, 1, 2, 3, 10, 5]), undefined, { device: 'gpu' })), /crossEntropy: the label at index 4 is outside \[0, 10\)/);
   });
 }
 

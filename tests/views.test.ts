@@ -129,16 +129,12 @@ for (const [name, be] of copyEngines) {
         const go = async (b: typeof be) => {
           const i = b.alloc(bytesIn), o = b.alloc(bytesOut);
           b.write(i, input);
-          b.write(o, new Uint8Array(bytesOut));
+          b.write(o, new Uint8Array(bytesOut).fill(0xee)); // bytes not addressed must survive
           b.run('copy', [i], o, p);
           const r = await b.read(o, bytesOut);
           b.free(i); b.free(o);
           return r;
         };
-        if (name === 'webgpu' && itemBytes !== 4) {
-          try { await go(be); assert.unreachable('gpu copy of narrow items'); } catch (e) { assert.instance(e, T.DeviceError); }
-          continue;
-        }
         assert.equal(Array.from(await go(be)), Array.from(await go(ref as never)), `${itemBytes}-byte items, shape [${shape}]`);
       }
     }

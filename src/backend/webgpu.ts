@@ -8,6 +8,7 @@
  */
 import { DeviceError, GPUKernelError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
+import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
@@ -28,10 +29,13 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   private readonly limits: GridLimits;
   private error: string | null = null;
   private lostReason: string | null = null;
+  /** Flags of kernels that index by data; their IndexErrors surface from the next read(). */
+  private readonly indexErrors: GPUIndexErrors;
 
   /** @param keepAlive objects that must outlive the device (Dawn's GPU object in Node). */
   constructor(readonly device: GPUDevice, private readonly keepAlive: unknown[] = []) {
     this.limits = { maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension };
+    this.indexErrors = new GPUIndexErrors(device);
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
     });
@@ -73,11 +77,14 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
     this.device.queue.submit([enc.finish()]);
+    const indexError = this.indexErrors.collect(); // IndexErrors of runs issued before this read
     try {
       await staging.mapAsync(MAP_MODE_READ);
       const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
       staging.unmap();
       this.check();
+      const e = await indexError;
+      if (e) throw e;
       return out;
     } catch (e) {
       this.check();
@@ -95,6 +102,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const uniform = this.device.createBuffer({ size: prog.uniforms.byteLength, usage: UNIFORM | COPY_DST });
     this.device.queue.writeBuffer(uniform, 0, prog.uniforms);
     const buffers = [...inputs.map((b) => b.buffer), output.buffer, uniform];
+    if (prog.indexError) buffers.push(this.indexErrors.track(prog.indexError));
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),

@@ -8,6 +8,8 @@ import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import { DeviceError } from '../errors.js';
 import type { KernelName, KernelParams, ReduceOp } from './backend.js';
+import type { DescribeIndexError } from './gpu-index-errors.js';
+import { OPS_PROGRAMS, argReduce } from './wgsl-ops.js';
 
 export interface Program {
   /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
@@ -16,6 +18,8 @@ export interface Program {
   entry: string;
   grid: [number, number, number];
   uniforms: Uint32Array;
+  /** Set by kernels that index by data: the backend binds a flag buffer last (gpu-index-errors.ts). */
+  indexError?: DescribeIndexError;
 }
 
 export interface GridLimits { maxWorkgroupsPerDim: number }
@@ -41,11 +45,13 @@ const splice = (tmpl: string, expr: string) => tmpl.replaceAll('{{EXPR}}', expr)
 type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Program };
 
 /**
- * Programs for the kernels the gpu engine has so far. A kernel missing here is refused by the
- * backend with a DeviceError naming it (the WGSL kernel issue fills the table).
+ * Programs for every kernel of the seam (`satisfies Programs` proves none is missing); those
+ * beyond elementwise, reduce, matmul and copy come from wgsl-ops.ts. A program may still refuse
+ * a params combination it has no code for with a DeviceError naming it.
  */
 
 export const PROGRAMS = {
+  ...OPS_PROGRAMS,
   binary({ op, shape, aStrides, bStrides }, lim) {
     const total = shape.reduce((x, y) => x * y, 1);
     const u = new Uint32Array(4 + 3 * 8);
@@ -60,6 +66,7 @@ export const PROGRAMS = {
     return { key: { kernel: 'unary', op }, code: splice(WGSL.unary, UNARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(size / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
   },
   reduce({ op, outer, reduce, inner }, lim) {
+    if (op === 'argmax' || op === 'argmin') return argReduce({ op, outer, reduce, inner }, lim);
     const fold = REDUCE_WGSL[op];
     if (!fold) throw new DeviceError(`gpu: ${op} is not implemented on gpu yet`);
     const uniforms = new Uint32Array([outer, reduce, inner, 0, 0, 0, 0, 0]);
@@ -91,16 +98,16 @@ export const PROGRAMS = {
     return { key: { kernel: 'matmul', variant: 'tiled16', bias: bias ? 1 : 0, activation }, code, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), batches], uniforms: u };
   },
   copy({ itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }, lim) {
-    // WGSL has no 8- or 16-bit storage; u8, bool and f16 views on the gpu come with its f16 work.
-    if (itemBytes !== 4) throw new DeviceError(`gpu: copying ${itemBytes}-byte elements is not implemented on gpu yet`);
     const total = shape.reduce((x, y) => x * y, 1);
-    const u = new Uint32Array(4 + 3 * 8);
+    const u = new Uint32Array(4 + 3 * 8 + 4);
+    u[28] = itemBytes; // 1- and 2-byte items go through packed words (kernels/copy_bytes.wgsl)
     u.set([shape.length, total, srcOffset, dstOffset]);
     u.set(shape, 4);
     u.set(srcStrides, 12);
     u.set(dstStrides, 20);
-    return { key: { kernel: 'copy' }, code: WGSL.copy, entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
+    const kernel = itemBytes === 4 ? 'copy' : 'copy_bytes';
+    return { key: { kernel }, code: WGSL[kernel], entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
   },
-} satisfies Partial<Programs>;
+} satisfies Programs;
 
 export const GPU_KERNELS: ReadonlySet<string> = new Set(Object.keys(PROGRAMS));

@@ -23,9 +23,10 @@ export interface BinarySpec {
   as: string;
   asV: string;
 }
-/** f32 x f32 -> bool; CPU only for now (no `wgsl`). `asV` yields an all-ones lane mask. */
+/** f32 x f32 -> bool. `wgsl` is a bool expression in a and b; `asV` yields an all-ones lane mask. */
 export interface CompareSpec {
   ref(a: number, b: number): boolean;
+  wgsl: string;
   as: string;
   asV: string;
 }
@@ -89,12 +90,12 @@ export const BINARY = {
 
 /** Comparisons with IEEE semantics: any comparison with NaN is false, except ne, which is true. */
 export const COMPARE = {
-  eq: { ref: (a, b) => a === b, as: 'a == b', asV: 'f32x4.eq(a, b)' },
-  ne: { ref: (a, b) => a !== b, as: 'a != b', asV: 'f32x4.ne(a, b)' },
-  lt: { ref: (a, b) => a < b, as: 'a < b', asV: 'f32x4.lt(a, b)' },
-  le: { ref: (a, b) => a <= b, as: 'a <= b', asV: 'f32x4.le(a, b)' },
-  gt: { ref: (a, b) => a > b, as: 'a > b', asV: 'f32x4.gt(a, b)' },
-  ge: { ref: (a, b) => a >= b, as: 'a >= b', asV: 'f32x4.ge(a, b)' },
+  eq: { ref: (a, b) => a === b, wgsl: 'a == b', as: 'a == b', asV: 'f32x4.eq(a, b)' },
+  ne: { ref: (a, b) => a !== b, wgsl: 'a != b', as: 'a != b', asV: 'f32x4.ne(a, b)' },
+  lt: { ref: (a, b) => a < b, wgsl: 'a < b', as: 'a < b', asV: 'f32x4.lt(a, b)' },
+  le: { ref: (a, b) => a <= b, wgsl: 'a <= b', as: 'a <= b', asV: 'f32x4.le(a, b)' },
+  gt: { ref: (a, b) => a > b, wgsl: 'a > b', as: 'a > b', asV: 'f32x4.gt(a, b)' },
+  ge: { ref: (a, b) => a >= b, wgsl: 'a >= b', as: 'a >= b', asV: 'f32x4.ge(a, b)' },
 } satisfies Record<string, CompareSpec>;
 
 export type UnaryOp = keyof typeof UNARY;
