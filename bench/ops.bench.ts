@@ -4,16 +4,23 @@
  * targets are add of 1,000 f32 no slower than tfjs-wasm, and softmax over [256, 1000] at least
  * 1.3x faster. Each call allocates its output and frees it, as user code does. Engines run
  * interleaved in rounds (a burst of outside load lands on both); medians of all samples.
+ * Tandem runs its plain SIMD build (Node 20's default) here, and its relaxed-SIMD build (the
+ * default in Deno and Chromium) in a child process started with --experimental-wasm-relaxed-simd,
+ * which measures tfjs-wasm again beside it: each ratio comes from one process. tfjs-wasm
+ * 4.22 ships no relaxed-SIMD binary, so the flag does not change what it runs.
  * Writes bench/results/ops.json.
  *
  *   npm run bench:ops
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import * as T from '../src/index.ts';
 import { tfjsWasm } from './peers.ts';
 
-const info = await T.init({ gpu: false });
+const child = process.argv.includes('--child');
+const info = await T.init({ gpu: false, threads: 1 });
+const tandemName = info.cpu.relaxedSimd ? 'tandem-relaxed' : 'tandem';
 const { tf, version: tfjsVersion } = await tfjsWasm();
 
 const data = (n: number, seed: number) => { let x = seed; return Float32Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) * 8 - 4); };
@@ -42,7 +49,7 @@ for (const c of CASES) {
   for (let i = 0; i < want.length; i++) { d = Math.max(d, Math.abs(got[i] - want[i])); s = Math.max(s, Math.abs(want[i])); }
   checks[c.name] = d / (s || 1);
   const engines: [string, () => void][] = [
-    ['tandem', () => c.tandem(ta, tb).dispose()],
+    [tandemName, () => c.tandem(ta, tb).dispose()],
     ['tfjs-wasm', () => c.tfjs(fa, fb).dispose()],
   ];
   const samples = new Map(engines.map(([e]) => [e, [] as number[]]));
@@ -57,17 +64,38 @@ for (const c of CASES) {
     rows.push({ case: c.name, engine: e, medianUs: xs[xs.length >> 1] * 1000, samples: xs.length });
   }
   ta.dispose(); tb.dispose(); fa.dispose(); fb.dispose();
-  console.error(`${c.name}: done`);
+  console.error(`${c.name}: done (${tandemName})`);
+}
+if (child) {
+  console.log(`ROWS ${JSON.stringify({ rows, checks })}`);
+  process.exit(0);
 }
 
-const at = (c: string, e: string) => rows.find((r) => r.case === c && r.engine === e)!.medianUs;
-const ratios = CASES.map((c) => ({ case: c.name, tfjsOverTandem: at(c.name, 'tfjs-wasm') / at(c.name, 'tandem'), maxRelDiff: checks[c.name] }));
-console.table(rows.map((r) => ({ ...r, medianUs: r.medianUs.toFixed(2) })));
-console.table(ratios.map((r) => ({ case: r.case, 'tfjs time / Tandem time': `${r.tfjsOverTandem.toFixed(2)}x`, 'max rel diff': r.maxRelDiff.toExponential(1) })));
+// The relaxed-SIMD build, in a child process while this one waits.
+const out = await new Promise<string>((resolve) => {
+  const p = spawn(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', new URL(import.meta.url).pathname, '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  p.stdout.on('data', (d) => { text += d; });
+  p.on('close', () => resolve(text));
+});
+const fromChild = JSON.parse(out.match(/^ROWS (.*)$/m)?.[1] ?? '{"rows":[],"checks":{}}') as { rows: typeof rows; checks: Record<string, number> };
+const relaxedRows = fromChild.rows.map((r) => ({ ...r, engine: r.engine === 'tfjs-wasm' ? 'tfjs-wasm (relaxed run)' : r.engine }));
+
+const all = [...rows, ...relaxedRows];
+const at = (c: string, e: string) => all.find((r) => r.case === c && r.engine === e)?.medianUs ?? NaN;
+const ratios = CASES.map((c) => ({
+  case: c.name,
+  tfjsOverTandem: at(c.name, 'tfjs-wasm') / at(c.name, 'tandem'),
+  tfjsOverTandemRelaxed: at(c.name, 'tfjs-wasm (relaxed run)') / at(c.name, 'tandem-relaxed'),
+  maxRelDiff: checks[c.name], maxRelDiffRelaxed: fromChild.checks[c.name] ?? null,
+}));
+console.table(all.map((r) => ({ ...r, medianUs: r.medianUs.toFixed(2) })));
+console.table(ratios.map((r) => ({ case: r.case, 'tfjs / Tandem (plain SIMD)': `${r.tfjsOverTandem.toFixed(2)}x`, 'tfjs / Tandem (relaxed SIMD)': `${r.tfjsOverTandemRelaxed.toFixed(2)}x`, 'max rel diff': r.maxRelDiff.toExponential(1) })));
 writeFileSync(new URL('./results/ops.json', import.meta.url), JSON.stringify({
   bench: 'ops', date: new Date().toISOString(), runtime: `node ${process.version}`, tandem: info.cpu,
+  relaxedRun: 'child process: node --experimental-wasm-relaxed-simd; Tandem picks its relaxed-SIMD build, tfjs-wasm is unchanged and measured again beside it',
   peer: { 'tfjs-wasm': { version: tfjsVersion, config: 'tfjs-core + tfjs-backend-wasm, SIMD binary, 1 thread' } },
   note: 'Median latency of one call through each public API, output allocated and disposed per call; engines interleaved in 5 rounds. Ratio > 1: Tandem faster.',
-  rows, ratios,
+  rows: all, ratios,
 }, null, 2) + '\n');
 process.exit(0);
