@@ -1,10 +1,23 @@
 /**
- * The `gpu` backend: WGSL programs on a WebGPU device. Each `run` encodes one dispatch and
- * submits it at once (batched submits and a buffer pool come with the scheduler and memory
- * issues), so queue order is call order and the seam's ordering guarantee holds.
+ * The `gpu` backend: WGSL programs on a WebGPU device.
  *
- * Errors are never silent: validation errors the device reports, and a lost device, are kept
- * and thrown as typed errors from the next call that touches the device.
+ * Submits: `run` records its dispatch into an open compute pass; the pass is submitted when
+ * `batchLimit` dispatches have gathered, before any `write`, `read` or `free` (a queued write
+ * would overtake unsubmitted dispatches, and a destroyed buffer would fail their submit), and
+ * at the end of the current task (a microtask), so a burst of ops costs one submit.
+ *
+ * Pipelines: cached by the JSON of the program's key; a miss compiles with
+ * createComputePipelineAsync, one compile per key however many runs wait on it. `run` stays
+ * synchronous, so a run whose pipeline is still compiling is *held*: it and every later
+ * write, run, free and read are queued in call order and replayed when the pipeline resolves
+ * (`read` awaits its turn). Queue order is therefore call order, which is the seam's ordering
+ * guarantee, and the JS thread never blocks on a compile (SwiftShader takes ~1.5 s per
+ * pipeline). `precompile` (T.warmup) compiles ahead so the first run finds its pipeline ready.
+ *
+ * Errors are never silent: a WGSL compile or pipeline validation error becomes a
+ * GPUKernelError naming the program and the WGSL line (getCompilationInfo); validation errors
+ * the device reports later, and a lost device, are kept and thrown as typed errors from the
+ * next call that touches the device.
  */
 import { DeviceError, GPUKernelError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
@@ -24,14 +37,30 @@ function copyPadded(data: ArrayBufferView): Uint8Array {
 
 export class WebGPUBackend implements Backend<GPUBuf> {
   readonly kind = 'gpu' as const;
+  /** Dispatches per submit; 1 submits every run on its own (the dispatch benchmark compares). */
+  batchLimit = 64;
+  readonly limits: GridLimits;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly limits: GridLimits;
+  private readonly compiling = new Map<string, Promise<GPUComputePipeline | null>>();
+  /** Calls held behind a compiling pipeline, and the chain that replays them in order. */
+  private held = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private encoded = 0;
+  private uniformsInFlight: GPUBuffer[] = [];
+  private flushQueued = false;
   private error: string | null = null;
+  private kernelError: string | null = null;
   private lostReason: string | null = null;
 
   /** @param keepAlive objects that must outlive the device (Dawn's GPU object in Node). */
   constructor(readonly device: GPUDevice, private readonly keepAlive: unknown[] = []) {
-    this.limits = { maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension };
+    const l = device.limits;
+    this.limits = {
+      maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
+      tile: { maxInvocations: l.maxComputeInvocationsPerWorkgroup, maxSizeX: l.maxComputeWorkgroupSizeX, maxSizeY: l.maxComputeWorkgroupSizeY, maxSharedBytes: l.maxComputeWorkgroupStorageSize },
+    };
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
     });
@@ -54,15 +83,19 @@ export class WebGPUBackend implements Backend<GPUBuf> {
 
   free(buf: GPUBuf): void {
     // Work already submitted keeps the buffer alive until it completes (WebGPU semantics).
-    buf.buffer.destroy();
+    this.inOrder(() => { this.flush(); buf.buffer.destroy(); });
   }
 
   write(buf: GPUBuf, data: ArrayBufferView): void {
     this.check();
     if (data.byteLength === 0) return;
     // writeBuffer wants a 4-byte multiple; pad odd-sized host data (u8, f16) through a copy.
-    const padded = data.byteLength % 4 === 0 ? data : copyPadded(data);
-    this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    // A held write copies now: the caller may reuse its array before the write replays.
+    const padded = data.byteLength % 4 === 0 && this.held === 0 ? data : copyPadded(data);
+    this.inOrder(() => {
+      this.flush();
+      this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    });
   }
 
   async read(buf: GPUBuf, bytes: number): Promise<Uint8Array> {
@@ -70,10 +103,16 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     if (bytes === 0) return new Uint8Array(0);
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
-    this.device.queue.submit([enc.finish()]);
+    const copy = () => {
+      this.flush();
+      const enc = this.device.createCommandEncoder();
+      enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
+      this.device.queue.submit([enc.finish()]);
+    };
     try {
+      if (this.held === 0) copy();
+      else await new Promise<void>((resolve) => this.inOrder(() => { try { copy(); } finally { resolve(); } }));
+      this.check();
       await staging.mapAsync(MAP_MODE_READ);
       const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
       staging.unmap();
@@ -90,8 +129,60 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   run<K extends KernelName>(kernel: K, inputs: GPUBuf[], output: GPUBuf, params: KernelParams[K]): void {
     this.check();
     if (!GPU_KERNELS.has(kernel)) throw new DeviceError(`gpu: the ${kernel} kernel is not implemented on gpu yet; move the tensor with \`await t.to('cpu')\``);
-    const prog = (PROGRAMS[kernel as keyof typeof PROGRAMS] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits);
-    const pipeline = this.pipeline(prog);
+    this.dispatch((PROGRAMS[kernel as keyof typeof PROGRAMS] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits), inputs, output);
+  }
+
+  /**
+   * Run a prepared program (bindings: inputs, output, uniforms), with run()'s ordering and
+   * errors. For what the kernel table does not name: the matmul ladder's rungs, tests.
+   */
+  dispatch(prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
+    this.check();
+    const key = JSON.stringify(prog.key);
+    const ready = this.pipelines.get(key);
+    if (ready && this.held === 0) return this.encode(ready, prog, inputs, output);
+    const pipeline = ready ? Promise.resolve(ready) : this.compile(prog, key);
+    this.hold(async () => {
+      const p = await pipeline;
+      if (p && this.lostReason === null) this.encode(p, prog, inputs, output);
+    });
+  }
+
+  /** Compile the pipelines of these programs (each key once); a GPUKernelError if any fails. */
+  async precompile(progs: Program[]): Promise<void> {
+    this.check();
+    const got = await Promise.all(progs.map((p) => {
+      const key = JSON.stringify(p.key);
+      const ready = this.pipelines.get(key);
+      return ready ? Promise.resolve(ready) : this.compile(p, key);
+    }));
+    if (got.includes(null)) this.check();
+  }
+
+  /** True when a pipeline for this program is compiled and cached (for tests and warmup). */
+  hasPipeline(prog: Program): boolean { return this.pipelines.has(JSON.stringify(prog.key)); }
+
+  /** Submit the dispatches recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.pass!.end();
+    this.device.queue.submit([this.encoder.finish()]);
+    for (const u of this.uniformsInFlight) u.destroy(); // freed once the submitted work is done
+    this.encoder = null;
+    this.pass = null;
+    this.encoded = 0;
+    this.uniformsInFlight = [];
+  }
+
+  destroy(): void {
+    this.lostReason ??= 'destroyed: shutdown() was called';
+    this.encoder = null;
+    this.pass = null;
+    this.device.destroy();
+    this.keepAlive.length = 0;
+  }
+
+  private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
     const uniform = this.device.createBuffer({ size: prog.uniforms.byteLength, usage: UNIFORM | COPY_DST });
     this.device.queue.writeBuffer(uniform, 0, prog.uniforms);
     const buffers = [...inputs.map((b) => b.buffer), output.buffer, uniform];
@@ -99,40 +190,81 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       layout: pipeline.getBindGroupLayout(0),
       entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
     });
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...prog.grid);
-    pass.end();
-    this.device.queue.submit([enc.finish()]);
-    uniform.destroy();
-  }
-
-  destroy(): void {
-    this.lostReason ??= 'destroyed: shutdown() was called';
-    this.device.destroy();
-    this.keepAlive.length = 0;
-  }
-
-  private pipeline(prog: Program): GPUComputePipeline {
-    const key = JSON.stringify(prog.key);
-    let p = this.pipelines.get(key);
-    if (!p) {
-      const module = this.device.createShaderModule({ code: prog.code, label: key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: prog.entry }, label: key });
-      this.pipelines.set(key, p);
+    if (!this.encoder) {
+      this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
     }
-    return p;
+    // Dispatches in one pass are ordered: WebGPU synchronises each dispatch's storage writes
+    // with the next one's reads, so a batch behaves like separate submits.
+    this.pass!.setPipeline(pipeline);
+    this.pass!.setBindGroup(0, bindGroup);
+    this.pass!.dispatchWorkgroups(...prog.grid);
+    this.uniformsInFlight.push(uniform);
+    if (++this.encoded >= this.batchLimit) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => { this.flushQueued = false; if (this.lostReason === null) this.flush(); });
+    }
+  }
+
+  /** One compile per key in flight; resolves null (with the error kept for check()) on failure. */
+  private compile(prog: Program, key: string): Promise<GPUComputePipeline | null> {
+    const inFlight = this.compiling.get(key);
+    if (inFlight) return inFlight;
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code: prog.code, label: key });
+    const moduleError = this.device.popErrorScope();
+    const done = this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: prog.entry }, label: key })
+      .then((p) => {
+        this.pipelines.set(key, p);
+        return p;
+      }, async (e: unknown) => {
+        this.kernelError ??= await describeCompileError(module, prog, key, e, await moduleError.catch(() => null));
+        return null;
+      })
+      .finally(() => this.compiling.delete(key));
+    this.compiling.set(key, done);
+    return done;
+  }
+
+  /** Do `step` now, or after the held calls before it when a compile is holding the queue. */
+  private inOrder(step: () => void): void {
+    if (this.held === 0) step();
+    else this.hold(step);
+  }
+
+  private hold(step: () => void | Promise<void>): void {
+    this.held++;
+    this.tail = this.tail
+      .then(step)
+      .catch((e: unknown) => { this.kernelError ??= `gpu: a held call failed: ${(e as Error).message ?? e}`; })
+      .finally(() => { this.held--; });
   }
 
   /** Throw what the device reported since the last check, or that it is lost. */
   private check(): void {
     if (this.lostReason !== null) throw new DeviceError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
+    if (this.kernelError !== null) {
+      const msg = this.kernelError;
+      this.kernelError = null;
+      throw new GPUKernelError(msg);
+    }
     if (this.error !== null) {
       const msg = this.error;
       this.error = null;
       throw new GPUKernelError(`gpu: WebGPU reported an error: ${msg}`);
     }
   }
+}
+
+/** The compiler's messages with their WGSL line and its text; the pipeline error's otherwise. */
+async function describeCompileError(module: GPUShaderModule, prog: Program, key: string, e: unknown, moduleError: GPUError | null): Promise<string> {
+  const lines = prog.code.split('\n');
+  let where: string[] = [];
+  try {
+    const info = await module.getCompilationInfo();
+    where = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message} (\`${lines[m.lineNum - 1]?.trim() ?? ''}\`)`);
+  } catch { /* a runtime without getCompilationInfo: the messages below still carry the line */ }
+  const detail = where.length ? where.join('; ') : [moduleError?.message, (e as Error)?.message ?? String(e)].filter(Boolean).join('; ');
+  return `gpu: the WGSL program ${key} failed to compile: ${detail}`;
 }
