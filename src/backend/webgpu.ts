@@ -13,6 +13,8 @@
  * (`read` awaits its turn). Queue order is therefore call order, which is the seam's ordering
  * guarantee, and the JS thread never blocks on a compile (SwiftShader takes ~1.5 s per
  * pipeline). `precompile` (T.warmup) compiles ahead so the first run finds its pipeline ready.
+ * A program with a `fallback` (a small matmul) does not wait: while its pipeline compiles in
+ * the background, runs use the fallback's, which compiles ~30x faster.
  *
  * Errors are never silent: a WGSL compile or pipeline validation error becomes a
  * GPUKernelError naming the program and the WGSL line (getCompilationInfo); validation errors
@@ -141,6 +143,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const key = JSON.stringify(prog.key);
     const ready = this.pipelines.get(key);
     if (ready && this.held === 0) return this.encode(ready, prog, inputs, output);
+    if (!ready && prog.fallback) {
+      void this.compile(prog, key); // for the next run; its errors surface there or at check()
+      return this.dispatch(prog.fallback, inputs, output);
+    }
     const pipeline = ready ? Promise.resolve(ready) : this.compile(prog, key);
     this.hold(async () => {
       const p = await pipeline;

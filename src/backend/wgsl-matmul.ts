@@ -19,28 +19,50 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'tiled', 'rb'
 export interface TileLimits { maxInvocations: number; maxSizeX: number; maxSizeY: number; maxSharedBytes: number }
 const CORE: TileLimits = { maxInvocations: 256, maxSizeX: 256, maxSizeY: 256, maxSharedBytes: 16384 };
 
+/** Products up to this many multiply-adds run on the naive rung while rb compiles. */
+export const FALLBACK_MACS = 1 << 22;
+
 /** A vector product goes to gemv; everything else to the register-blocked rung. */
 export function chooseMatmul(p: KernelParams['matmul']): MatmulVariant {
   return p.m === 1 || p.n === 1 ? 'gemv' : 'rb';
 }
 
 /**
- * The register-blocked tile for these limits: 16x16 invocations (a 64x64 output tile) with a
- * k slice of 32 on a core adapter, halving the slice, then the invocations, until it fits.
- * Exported for the small-adapter test.
+ * The register-blocked tile for these limits: WX x WY invocations, each an RM x RN block,
+ * over TK of k per staging. Default 8x8 invocations of 8x8 blocks (a 64x64 output tile, 64
+ * accumulators per invocation) with TK 16: 8 KiB of workgroup memory. (TK 32 ran as fast on
+ * SwiftShader but took twice as long to compile: 2.9 s against 1.4 s.)
+ * Shrinks TK, then the invocations, until the adapter's limits hold. Exported for tests.
  */
-export function rbTile(l: TileLimits): { wx: number; wy: number; tk: number } {
-  let wx = 16, wy = 16, tk = 32;
-  const shared = () => 16 * tk * (wx + wy); // two arrays of vec4<f32>
+export function rbTile(l: TileLimits, want: RbTile = RB_DEFAULT): RbTile {
+  let { wx, wy, tk } = want;
+  const { rm, rn } = want;
+  const shared = () => 4 * tk * (wy * rm + wx * rn);
   while (wx * wy > l.maxInvocations || wx > l.maxSizeX || wy > l.maxSizeY) {
     if (wy >= wx) wy /= 2; else wx /= 2;
   }
   while (shared() > l.maxSharedBytes && tk > 4) tk /= 2;
   while (shared() > l.maxSharedBytes && wx * wy > 1) { if (wy >= wx) wy /= 2; else wx /= 2; }
-  return { wx, wy, tk };
+  return { wx, wy, rm, rn, tk };
+}
+export interface RbTile { wx: number; wy: number; rm: number; rn: number; tk: number }
+export const RB_DEFAULT: RbTile = { wx: 8, wy: 8, rm: 8, rn: 8, tk: 16 };
+
+/** The generated parts of matmul_rb.wgsl: named accumulators, one k step, the epilogue. */
+function rbSplice(tmpl: string, t: RbTile): string {
+  const rows = [...Array(t.rm).keys()], cols = [...Array(t.rn / 4).keys()], ag = [...Array(t.rm / 4).keys()];
+  const decl = rows.flatMap((r) => cols.map((q) => `  var c${r}_${q} = vec4<f32>(0.0);`));
+  const step = [
+    ...ag.map((q) => `      let a${q} = As[kk * QA + ${q}u * WY + lid.y];`),
+    ...cols.map((q) => `      let b${q} = Bs[kk * QB + ${q}u * WX + lid.x];`),
+    ...rows.flatMap((r) => cols.map((q) => `      c${r}_${q} = fma(vec4<f32>(a${r >> 2}.${'xyzw'[r & 3]}), b${q}, c${r}_${q});`)),
+  ];
+  const store = rows.map((r) => `  if (row0 + 4u * (${r >> 2}u * WY + lid.y) + ${r & 3}u < P.m) {\n    let row = base + (row0 + 4u * (${r >> 2}u * WY + lid.y) + ${r & 3}u) * P.n;\n${cols.map((q) => `    store4(row, col0 + 4u * (${q}u * WX + lid.x), c${r}_${q});`).join('\n')}\n  }`);
+  return tmpl.replace('{{ACC_DECL}}', decl.join('\n')).replace('{{STEP}}', step.join('\n')).replace('{{STORE}}', store.join('\n'));
 }
 
-export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, variant: MatmulVariant = chooseMatmul(p)): Program {
+/** The program of one rung; `rb` overrides the register-blocked tile (the ladder benchmark). */
+export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, variant: MatmulVariant = chooseMatmul(p), rb?: RbTile): Program {
   const { m, k, n, batchShape = [], aBatchStrides = [], bBatchStrides = [] } = p;
   const bias = !!p.bias, activation = p.activation ?? 'none';
   const tl: TileLimits = { ...CORE, ...lim.tile };
@@ -61,10 +83,10 @@ export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, varian
     body = WGSL.matmul_tiled;
     grid = [Math.ceil(n / 16), Math.ceil(m / 16), batches];
   } else if (variant === 'rb') {
-    const { wx, wy, tk } = rbTile(tl);
-    tile = { wx, wy, tk };
-    body = WGSL.matmul_rb.replaceAll('{{WX}}', String(wx)).replaceAll('{{WY}}', String(wy)).replaceAll('{{TK}}', String(tk));
-    grid = [Math.ceil(n / (4 * wx)), Math.ceil(m / (4 * wy)), batches];
+    const t = rbTile(tl, rb);
+    tile = { ...t };
+    body = rbSplice(WGSL.matmul_rb, t).replaceAll('{{WX}}', String(t.wx)).replaceAll('{{WY}}', String(t.wy)).replaceAll('{{RM}}', String(t.rm)).replaceAll('{{RN}}', String(t.rn)).replaceAll('{{TK}}', String(t.tk));
+    grid = [Math.ceil(n / (t.rn * t.wx)), Math.ceil(m / (t.rm * t.wy)), batches];
   } else {
     let gy = 16;
     while (16 * gy > tl.maxInvocations || gy > tl.maxSizeY) gy /= 2;
@@ -82,5 +104,9 @@ export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, varian
     .replaceAll('{{OUT}}', bias ? '3' : '2')
     .replaceAll('{{PARAMS}}', bias ? '4' : '3')
     .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl);
-  return { key: { kernel: 'matmul', variant, ...tile, bias: bias ? 1 : 0, activation }, code, entry: 'main', grid, uniforms: u };
+  const prog: Program = { key: { kernel: 'matmul', variant, ...tile, bias: bias ? 1 : 0, activation }, code, entry: 'main', grid, uniforms: u };
+  // Tiered compile: the rb pipeline takes ~30x longer to compile than the naive one (1.4 s vs
+  // 0.05 s on SwiftShader), so a small product that finds it not yet compiled runs naive.
+  if (variant === 'rb' && m * n * k <= FALLBACK_MACS) prog.fallback = matmulProgram(p, lim, 'naive');
+  return prog;
 }

@@ -16,6 +16,12 @@ export interface Program {
   entry: string;
   grid: [number, number, number];
   uniforms: Uint32Array;
+  /**
+   * A program with the same result and bindings whose pipeline compiles much faster: while
+   * this one's pipeline is not compiled yet, the backend runs the fallback and compiles this
+   * one in the background (the matmul ladder's naive rung for small products).
+   */
+  fallback?: Program;
 }
 
 /** The adapter limits programs size their grids and tiles by (absent tile fields: core minimums). */
