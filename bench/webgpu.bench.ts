@@ -71,6 +71,7 @@ const version = (pkg: string) => (JSON.parse(readFileSync(new URL(`../node_modul
 console.error(`adapter: ${got.info.adapter}${got.info.fallback ? ' (software)' : ''}`);
 
 interface Sampled { run(): Promise<unknown> }
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 /** Median ms per engine, interleaved over ROUNDS rounds of tinybench. */
 const ROUNDS = 3;
 async function measure(iterations: number, engines: [string, Sampled][]): Promise<Map<string, { medianMs: number; samples: number }>> {
@@ -91,6 +92,8 @@ async function measure(iterations: number, engines: [string, Sampled][]): Promis
 // ---- 1. matmul ladder vs tfjs-webgpu ----
 interface Row { n: number; engine: string; medianMs: number; gflops: number; samples: number; maxRelDiffVsRb: number }
 const rows: Row[] = [];
+/** ms to compile each rung's pipeline (one sample each, on this adapter). */
+const compileMs: Record<string, number> = {};
 for (const [N, iterations] of [[128, 4], [256, 2], [512, 1]]) {
   const a = data(N * N, 1), b = data(N * N, 2);
   const A = be.alloc(N * N * 4), B = be.alloc(N * N * 4), C = be.alloc(N * N * 4);
@@ -98,7 +101,11 @@ for (const [N, iterations] of [[128, 4], [256, 2], [512, 1]]) {
   const p = { m: N, k: N, n: N };
   // Each rung as itself: without the naive fallback a cold small rb product would take.
   const progs = MATMUL_VARIANTS.filter((v) => v !== 'gemv').map((v) => { const { fallback: _, ...prog } = matmulProgram(p, be.limits, v); return [v, prog] as const; });
-  await be.precompile(progs.map(([, prog]) => prog));
+  for (const [v, prog] of progs) {
+    const t0 = performance.now();
+    await be.precompile([prog]);
+    if (!compileMs[v]) compileMs[v] = performance.now() - t0; // the first size compiles each rung
+  }
   const engines: [string, Sampled & { result(): Promise<Float32Array> }][] = progs.map(([v, prog]) => [`tandem-${v}`, {
     async result() { be.dispatch(prog, [A, B], C); const d = await be.read(C, N * N * 4); return new Float32Array(d.buffer, d.byteOffset, N * N); },
     run() { return this.result(); },
@@ -133,11 +140,14 @@ const CHAIN = 200;
 const x0 = be.alloc(16), one = be.alloc(16), X = be.alloc(16), Y = be.alloc(16);
 be.write(x0, new Float32Array([1, 2, 3, 4])); be.write(one, new Float32Array([1, 1, 1, 1]));
 const add = { op: 'add' as const, shape: [4], aStrides: [1], bStrides: [1] };
+const encodeUs: Record<string, number[]> = {};
 const chain = (limit: number): Sampled => ({
   async run() {
     be.batchLimit = limit;
+    const t0 = performance.now();
     be.run('binary', [x0, one], X, add);
     for (let i = 1; i < CHAIN; i++) be.run('binary', i % 2 ? [X, one] : [Y, one], i % 2 ? Y : X, add);
+    (encodeUs[limit] ??= []).push(((performance.now() - t0) * 1000) / CHAIN);
     const d = new Float32Array((await be.read(CHAIN % 2 ? X : Y, 16)).buffer);
     if (d[0] !== 1 + CHAIN) throw new Error(`add chain: got ${d[0]}, expected ${1 + CHAIN}`);
   },
@@ -158,7 +168,9 @@ tf.env().set('WEBGPU_CPU_FORWARD', false);
 const dispatchMed = await measure(5, [['tandem-one-submit', chain(Infinity)], ['tandem-submit-each', chain(1)], ['tfjs-webgpu', tfChain]]);
 be.batchLimit = 64;
 const dispatch = Object.fromEntries([...dispatchMed].map(([name, { medianMs, samples }]) => [name, { addsPerSecond: (CHAIN * 1000) / medianMs, medianMsPerChain: medianMs, samples }]));
-console.error(`dispatch: ${Object.entries(dispatch).map(([n, r]) => `${n} ${r.addsPerSecond.toFixed(0)} adds/s`).join(', ')}`);
+// The JS side alone: µs per run() call to record (and, at batchLimit 1, submit) one add.
+const encodeMedianUs = { 'tandem-one-submit': median(encodeUs[Infinity]), 'tandem-submit-each': median(encodeUs[1]) };
+console.error(`dispatch: ${Object.entries(dispatch).map(([n, r]) => `${n} ${r.addsPerSecond.toFixed(0)} adds/s`).join(', ')}; JS side ${JSON.stringify(encodeMedianUs)} µs per run()`);
 for (const b of [x0, one, X, Y]) be.free(b);
 
 // ---- 2. cold start, in fresh processes (after the rest, so this process is idle) ----
@@ -175,7 +187,6 @@ function coldOnce(lib: string): Promise<number> {
 }
 const coldSamples: Record<string, number[]> = { tandem: [], tfjs: [] };
 for (let i = 0; i < 3; i++) for (const lib of ['tandem', 'tfjs']) coldSamples[lib].push(await coldOnce(lib));
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 const coldStart = { n: COLD_N, tandemMs: median(coldSamples.tandem), tfjsMs: median(coldSamples.tfjs), tandemOverTfjs: median(coldSamples.tandem) / median(coldSamples.tfjs), samples: coldSamples };
 console.error(`cold start to first ${COLD_N}x${COLD_N} matmul: tandem ${coldStart.tandemMs.toFixed(0)} ms, tfjs-webgpu ${coldStart.tfjsMs.toFixed(0)} ms`);
 
@@ -187,9 +198,10 @@ const result = {
   adapter: got.info, machine: '2 cores shared with other work; SwiftShader runs WGSL on those cores, so only same-run ratios mean anything',
   peer: { name: 'tfjs-webgpu', version: version('@tensorflow/tfjs-backend-webgpu'), config: 'tfjs-core + tfjs-backend-webgpu, default flags, tf.matMul / tf.add, navigator.gpu = the GPU object acquire.ts made (same Dawn instance and adapter, own device)' },
   rbTile: matmulProgram({ m: 512, k: 512, n: 512 }, be.limits, 'rb').key,
+  compileMs: { note: 'one pipeline compile per rung (precompile on a miss), the reason small products run naive while rb compiles', ...compileMs },
   matmul: { note: 'one sample = dispatch + read back the whole output; median over interleaved rounds; ratios are tfjs median / Tandem median (> 1: Tandem faster)', rows, ratios: matmulRatios },
   coldStart: { note: 'ms from process start (performance.now() in the child) to the first matmul result: import, adapter, device, compile, upload, compute, read; fresh node process per sample, alternating libraries; Tandem through dist/tandem.js (T.init also starts the Wasm engine)', ...coldStart },
-  dispatch: { note: `${CHAIN} dependent 4-element adds then one read; one-submit records all of them into one command buffer (batchLimit Infinity), submit-each submits every dispatch (batchLimit 1); tfjs-webgpu with WEBGPU_CPU_FORWARD false (else it adds tiny tensors on the CPU), its default batching`, ...dispatch },
+  dispatch: { encodeMedianUs, note: `${CHAIN} dependent 4-element adds then one read; encodeMedianUs is the JS side alone (µs per run() call, before the read); one-submit records all of them into one command buffer (batchLimit Infinity), submit-each submits every dispatch (batchLimit 1); tfjs-webgpu with WEBGPU_CPU_FORWARD false (else it adds tiny tensors on the CPU), its default batching`, ...dispatch },
 };
 writeFileSync(new URL('./results/webgpu.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
 be.destroy();

@@ -71,7 +71,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
 }
 
 // Quirk: the accumulators and the step's operands are generated as named vec4 variables, not
-// arrays indexed in loops: a compiler that does not unroll (SwiftShader's, measured 3-4x
+// arrays indexed in loops: a compiler that does not unroll (SwiftShader's, ~5x
 // slower) keeps a function-scope array in memory, where the per-invocation gathers cost more
 // than the arithmetic.
 fn store4(row: u32, j: u32, v: vec4<f32>) {

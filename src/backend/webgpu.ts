@@ -28,6 +28,8 @@ import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-pro
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 const MAP_MODE_READ = 0x1;
+/** Bytes of one uniform arena: 64 dispatches at the usual 256-byte offset alignment. */
+const ARENA = 16384;
 
 export interface GPUBuf { buffer: GPUBuffer; bytes: number }
 
@@ -50,7 +52,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private encoded = 0;
-  private uniformsInFlight: GPUBuffer[] = [];
+  /** The uniform arena being filled for the open batch (see `uniformSlot`), and the full ones. */
+  private arena: { buffer: GPUBuffer; host: Uint8Array; used: number } | null = null;
+  private arenasInBatch: GPUBuffer[] = [];
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private flushQueued = false;
   private error: string | null = null;
   private kernelError: string | null = null;
@@ -144,8 +149,12 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const ready = this.pipelines.get(key);
     if (ready && this.held === 0) return this.encode(ready, prog, inputs, output);
     if (!ready && prog.fallback) {
-      void this.compile(prog, key); // for the next run; its errors surface there or at check()
-      return this.dispatch(prog.fallback, inputs, output);
+      this.dispatch(prog.fallback, inputs, output);
+      // Then compile this one for later runs (errors surface at the next check()); after the
+      // fallback's compile, which an implementation may otherwise queue behind this slow one.
+      const fallbackCompile = this.compiling.get(JSON.stringify(prog.fallback.key)) ?? Promise.resolve();
+      void fallbackCompile.then(() => { if (this.lostReason === null) void this.compile(prog, key); });
+      return;
     }
     const pipeline = ready ? Promise.resolve(ready) : this.compile(prog, key);
     this.hold(async () => {
@@ -162,7 +171,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       const ready = this.pipelines.get(key);
       return ready ? Promise.resolve(ready) : this.compile(p, key);
     }));
-    if (got.includes(null)) this.check();
+    if (got.includes(null)) {
+      this.check();
+      throw new GPUKernelError('gpu: a pipeline failed to compile (its error was thrown by an earlier call)');
+    }
   }
 
   /** True when a pipeline for this program is compiled and cached (for tests and warmup). */
@@ -171,31 +183,32 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   /** Submit the dispatches recorded so far. */
   flush(): void {
     if (!this.encoder) return;
+    this.sealArena();
     this.pass!.end();
     this.device.queue.submit([this.encoder.finish()]);
-    for (const u of this.uniformsInFlight) u.destroy(); // freed once the submitted work is done
+    for (const u of this.arenasInBatch) u.destroy(); // freed once the submitted work is done
     this.encoder = null;
     this.pass = null;
     this.encoded = 0;
-    this.uniformsInFlight = [];
+    this.arenasInBatch = [];
   }
 
   destroy(): void {
     this.lostReason ??= 'destroyed: shutdown() was called';
     this.encoder = null;
     this.pass = null;
+    this.arena = null;
     this.device.destroy();
     this.keepAlive.length = 0;
   }
 
   private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
-    const uniform = this.device.createBuffer({ size: prog.uniforms.byteLength, usage: UNIFORM | COPY_DST });
-    this.device.queue.writeBuffer(uniform, 0, prog.uniforms);
-    const buffers = [...inputs.map((b) => b.buffer), output.buffer, uniform];
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-    });
+    const uniform = this.uniformSlot(prog.uniforms);
+    const entries: GPUBindGroupEntry[] = [...inputs, output].map((b, binding) => ({ binding, resource: { buffer: b.buffer } }));
+    entries.push({ binding: entries.length, resource: uniform });
+    let layout = this.layouts.get(pipeline);
+    if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+    const bindGroup = this.device.createBindGroup({ layout, entries });
     if (!this.encoder) {
       this.encoder = this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
@@ -205,12 +218,34 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.pass!.setPipeline(pipeline);
     this.pass!.setBindGroup(0, bindGroup);
     this.pass!.dispatchWorkgroups(...prog.grid);
-    this.uniformsInFlight.push(uniform);
     if (++this.encoded >= this.batchLimit) this.flush();
     else if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(() => { this.flushQueued = false; if (this.lostReason === null) this.flush(); });
     }
+  }
+
+  /**
+   * A slice of a shared uniform buffer for one dispatch: a batch's uniforms go to the GPU in one
+   * writeBuffer per ARENA bytes (at seal, before the batch's submit, so queue order holds)
+   * instead of a buffer created, written and destroyed per dispatch.
+   */
+  private uniformSlot(words: Uint32Array): GPUBufferBinding {
+    const align = this.device.limits.minUniformBufferOffsetAlignment;
+    const size = words.byteLength, span = Math.ceil(size / align) * align;
+    if (this.arena && this.arena.used + span > ARENA) this.sealArena();
+    this.arena ??= { buffer: this.device.createBuffer({ size: Math.max(ARENA, span), usage: UNIFORM | COPY_DST }), host: new Uint8Array(Math.max(ARENA, span)), used: 0 };
+    const offset = this.arena.used;
+    this.arena.host.set(new Uint8Array(words.buffer, words.byteOffset, size), offset);
+    this.arena.used += span;
+    return { buffer: this.arena.buffer, offset, size };
+  }
+
+  private sealArena(): void {
+    if (!this.arena) return;
+    this.device.queue.writeBuffer(this.arena.buffer, 0, this.arena.host, 0, this.arena.used);
+    this.arenasInBatch.push(this.arena.buffer);
+    this.arena = null;
   }
 
   /** One compile per key in flight; resolves null (with the error kept for check()) on failure. */
