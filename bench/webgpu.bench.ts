@@ -135,6 +135,26 @@ const matmulRatios = [128, 256, 512].map((n) => {
   return { n, defaultRung: chooseMatmul({ m: n, k: n, n }), bestRung: best.engine, bestOverTfjs: at(n, 'tfjs-webgpu').medianMs / best.medianMs, rbOverTfjs: at(n, 'tfjs-webgpu').medianMs / at(n, 'tandem-rb').medianMs, rbOverTiled: at(n, 'tandem-tiled').medianMs / at(n, 'tandem-rb').medianMs, rbOverNaive: at(n, 'tandem-naive').medianMs / at(n, 'tandem-rb').medianMs };
 });
 
+// ---- 1b. vector products: the gemv rung (the default for m = 1 or n = 1) against rb ----
+interface VecRow { case: string; engine: string; medianMs: number; gflops: number; samples: number }
+const vecRows: VecRow[] = [];
+for (const [m, k, n] of [[1, 2048, 2048], [2048, 2048, 1]]) {
+  const a = data(m * k, 3), b = data(k * n, 4);
+  const A = be.alloc(a.length * 4), B = be.alloc(b.length * 4), C = be.alloc(m * n * 4);
+  be.write(A, a); be.write(B, b);
+  const progs = (['gemv', 'rb'] as const).map((v) => { const { fallback: _, ...prog } = matmulProgram({ m, k, n }, be.limits, v); return [v, prog] as const; });
+  await be.precompile(progs.map(([, prog]) => prog));
+  const engines: [string, Sampled][] = progs.map(([v, prog]) => [`tandem-${v}`, { async run() { be.dispatch(prog, [A, B], C); await be.read(C, m * n * 4); } }]);
+  const tA = tf.tensor(a, [m, k]), tB = tf.tensor(b, [k, n]);
+  engines.push(['tfjs-webgpu', { async run() { const c = tf.matMul(tA, tB); await c.data(); c.dispose(); } }]);
+  for (const [, e] of engines) await e.run();
+  const med = await measure(5, engines);
+  const name = `${m}x${k} @ ${k}x${n}`;
+  for (const [engine] of engines) { const { medianMs, samples } = med.get(engine)!; vecRows.push({ case: name, engine, medianMs, samples, gflops: (2 * m * k * n) / medianMs / 1e6 }); }
+  console.error(`${name}: ${vecRows.filter((r) => r.case === name).map((r) => `${r.engine} ${r.medianMs.toFixed(1)} ms`).join(', ')}`);
+  be.free(A); be.free(B); be.free(C); tA.dispose(); tB.dispose();
+}
+
 // ---- 3. dispatch overhead: tiny adds per second ----
 const CHAIN = 200;
 const x0 = be.alloc(16), one = be.alloc(16), X = be.alloc(16), Y = be.alloc(16);
@@ -196,10 +216,11 @@ console.table(matmulRatios.map((r) => ({ N: r.n, best: r.bestRung, 'best / tfjs'
 const result = {
   bench: 'webgpu', date: new Date().toISOString(), runtime: `node ${process.version}`,
   adapter: got.info, machine: '2 cores shared with other work; SwiftShader runs WGSL on those cores, so only same-run ratios mean anything',
-  peer: { name: 'tfjs-webgpu', version: version('@tensorflow/tfjs-backend-webgpu'), config: 'tfjs-core + tfjs-backend-webgpu, default flags, tf.matMul / tf.add, navigator.gpu = the GPU object acquire.ts made (same Dawn instance and adapter, own device)' },
+  peer: { name: 'tfjs-webgpu', version: version('@tensorflow/tfjs-backend-webgpu'), config: 'tfjs-core + tfjs-backend-webgpu, default flags (but WEBGPU_CPU_FORWARD false for the dispatch rows), tf.matMul / tf.add, navigator.gpu = the GPU object acquire.ts made (same Dawn instance and adapter, own device)' },
   rbTile: matmulProgram({ m: 512, k: 512, n: 512 }, be.limits, 'rb').key,
   compileMs: { note: 'one pipeline compile per rung (precompile on a miss), the reason small products run naive while rb compiles', ...compileMs },
   matmul: { note: 'one sample = dispatch + read back the whole output; median over interleaved rounds; ratios are tfjs median / Tandem median (> 1: Tandem faster)', rows, ratios: matmulRatios },
+  vector: { note: 'm = 1 or n = 1: dispatch + read back; gemv is what PROGRAMS.matmul picks for these', rows: vecRows },
   coldStart: { note: 'ms from process start (performance.now() in the child) to the first matmul result: import, adapter, device, compile, upload, compute, read; fresh node process per sample, alternating libraries; Tandem through dist/tandem.js (T.init also starts the Wasm engine)', ...coldStart },
   dispatch: { encodeMedianUs, note: `${CHAIN} dependent 4-element adds then one read; encodeMedianUs is the JS side alone (µs per run() call, before the read); one-submit records all of them into one command buffer (batchLimit Infinity), submit-each submits every dispatch (batchLimit 1); tfjs-webgpu with WEBGPU_CPU_FORWARD false (else it adds tiny tensors on the CPU), its default batching`, ...dispatch },
 };

@@ -1,7 +1,7 @@
 /**
  * The WGSL matmul ladder as programs (see kernels/matmul_*.wgsl): naive (one output per
- * invocation, no shared memory), tiled (16x16 shared tiles), rb (register-blocked 4x4 per
- * invocation, the default) and gemv (m = 1 or n = 1). PROGRAMS.matmul calls `matmulProgram`
+ * invocation, no shared memory), tiled (16x16 shared tiles), rb (register-blocked, 8x8 outputs
+ * per invocation, the default) and gemv (m = 1 or n = 1). PROGRAMS.matmul calls `matmulProgram`
  * with the rung `chooseMatmul` picks; the ladder benchmark and tests ask for a rung by name.
  * Every rung shares one uniform layout and one prelude (matmul_common.wgsl), so a rung is
  * only its tiling; the key names the rung, its tile, bias and activation, never a shape.
@@ -18,6 +18,8 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'tiled', 'rb'
 /** Limits a matmul tile must respect; the defaults are WebGPU's core-profile minimums. */
 export interface TileLimits { maxInvocations: number; maxSizeX: number; maxSizeY: number; maxSharedBytes: number }
 const CORE: TileLimits = { maxInvocations: 256, maxSizeX: 256, maxSizeY: 256, maxSharedBytes: 16384 };
+
+const CODE = new Map<string, string>();
 
 /** Products up to this many multiply-adds run on the naive rung while rb compiles. */
 export const FALLBACK_MACS = 1 << 22;
@@ -75,36 +77,43 @@ export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, varian
   u.set(aBatchStrides, 16);
   u.set(bBatchStrides, 24);
 
-  let body: string, grid: [number, number, number], tile: Record<string, number> = {};
+  let body: () => string, grid: [number, number, number], tile: Record<string, number> = {};
   if (variant === 'naive') {
-    body = WGSL.matmul_naive;
+    body = () => WGSL.matmul_naive;
     grid = [Math.ceil(n / 8), Math.ceil(m / 8), batches];
   } else if (variant === 'tiled') {
-    body = WGSL.matmul_tiled;
+    body = () => WGSL.matmul_tiled;
     grid = [Math.ceil(n / 16), Math.ceil(m / 16), batches];
   } else if (variant === 'rb') {
     const t = rbTile(tl, rb);
     tile = { ...t };
-    body = rbSplice(WGSL.matmul_rb, t).replaceAll('{{WX}}', String(t.wx)).replaceAll('{{WY}}', String(t.wy)).replaceAll('{{RM}}', String(t.rm)).replaceAll('{{RN}}', String(t.rn)).replaceAll('{{TK}}', String(t.tk));
+    body = () => rbSplice(WGSL.matmul_rb, t).replaceAll('{{WX}}', String(t.wx)).replaceAll('{{WY}}', String(t.wy)).replaceAll('{{RM}}', String(t.rm)).replaceAll('{{RN}}', String(t.rn)).replaceAll('{{TK}}', String(t.tk));
     grid = [Math.ceil(n / (t.rn * t.wx)), Math.ceil(m / (t.rm * t.wy)), batches];
   } else {
     let gy = 16;
     while (16 * gy > tl.maxInvocations || gy > tl.maxSizeY) gy /= 2;
     tile = { gy };
-    body = WGSL.matmul_gemv.replaceAll('{{GY}}', String(gy));
+    body = () => WGSL.matmul_gemv.replaceAll('{{GY}}', String(gy));
     const groups = Math.ceil((m === 1 ? n : m) / 16);
     const y = Math.ceil(groups / lim.maxWorkgroupsPerDim);
     grid = [Math.ceil(groups / y), y, batches];
   }
   if (grid[0] > lim.maxWorkgroupsPerDim || grid[1] > lim.maxWorkgroupsPerDim) throw new DeviceError(`gpu: a ${m}x${n} matmul needs ${grid[0]}x${grid[1]} workgroups, over this adapter's ${lim.maxWorkgroupsPerDim} per dimension`);
-  // Bindings follow the backend's order: inputs (a, b[, bias]), output, uniforms.
-  const code = body.replace('{{COMMON}}', WGSL.matmul_common)
-    .replaceAll('{{BIAS_DECL}}', bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : '')
-    .replaceAll('{{BIAS}}', bias ? 'Bias[j]' : '0.0')
-    .replaceAll('{{OUT}}', bias ? '3' : '2')
-    .replaceAll('{{PARAMS}}', bias ? '4' : '3')
-    .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl);
-  const prog: Program = { key: { kernel: 'matmul', variant, ...tile, bias: bias ? 1 : 0, activation }, code, entry: 'main', grid, uniforms: u };
+  const key = { kernel: 'matmul', variant, ...tile, bias: bias ? 1 : 0, activation };
+  // The code is a function of the key alone: spliced once per key, not per run.
+  const keyText = JSON.stringify(key);
+  let code = CODE.get(keyText);
+  if (code === undefined) {
+    // Bindings follow the backend's order: inputs (a, b[, bias]), output, uniforms.
+    code = body().replace('{{COMMON}}', WGSL.matmul_common)
+      .replaceAll('{{BIAS_DECL}}', bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : '')
+      .replaceAll('{{BIAS}}', bias ? 'Bias[j]' : '0.0')
+      .replaceAll('{{OUT}}', bias ? '3' : '2')
+      .replaceAll('{{PARAMS}}', bias ? '4' : '3')
+      .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl);
+    CODE.set(keyText, code);
+  }
+  const prog: Program = { key, code, entry: 'main', grid, uniforms: u };
   // Tiered compile: the rb pipeline takes ~30x longer to compile than the naive one (1.4 s vs
   // 0.05 s on SwiftShader), so a small product that finds it not yet compiled runs naive.
   if (variant === 'rb' && m * n * k <= FALLBACK_MACS) prog.fallback = matmulProgram(p, lim, 'naive');
