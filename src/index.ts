@@ -10,6 +10,7 @@ import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
 import type { Tensor } from './tensor.js';
 
 export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime.js';
+export { warmup, type WarmupOp } from './warmup.js';
 export { Tensor } from './tensor.js';
 export { tensor, zeros, ones, randn, type CreateOptions } from './create.js';
 export { reshape, permute, transpose, slice, narrow, contiguous, concat, concat as cat } from './ops/views.js';

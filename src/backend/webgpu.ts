@@ -1,12 +1,27 @@
 /**
- * The `gpu` backend: WGSL programs on a WebGPU device. Each `run` encodes one dispatch and
- * submits it at once (batched submits and a buffer pool come with the scheduler and memory
- * issues), so queue order is call order and the seam's ordering guarantee holds.
+ * The `gpu` backend: WGSL programs on a WebGPU device.
  *
- * Errors are never silent: validation errors the device reports, and a lost device, are kept
- * and thrown as typed errors from the next call that touches the device.
+ * Submits: `run` records its dispatch into an open compute pass; the pass is submitted when
+ * `batchLimit` dispatches have gathered, before any `write`, `read` or `free` (a queued write
+ * would overtake unsubmitted dispatches, and a destroyed buffer would fail their submit), and
+ * at the end of the current task (a microtask), so a burst of ops costs one submit.
+ *
+ * Pipelines: cached by the JSON of the program's key; a miss compiles with
+ * createComputePipelineAsync, one compile per key however many runs wait on it. `run` stays
+ * synchronous, so a run whose pipeline is still compiling is *held*: it and every later
+ * write, run, free and read are queued in call order and replayed when the pipeline resolves
+ * (`read` awaits its turn). Queue order is therefore call order, which is the seam's ordering
+ * guarantee, and the JS thread never blocks on a compile (SwiftShader takes ~1.5 s per
+ * pipeline). `precompile` (T.warmup) compiles ahead so the first run finds its pipeline ready.
+ * A program with a `fallback` (a small matmul) does not wait: while its pipeline compiles in
+ * the background, runs use the fallback's, which compiles ~30x faster.
+ *
+ * Errors are never silent: a WGSL compile or pipeline validation error becomes a
+ * GPUKernelError naming the program and the WGSL line (getCompilationInfo); validation errors
+ * the device reports later, and a lost device, are kept and thrown as typed errors from the
+ * next call that touches the device.
  */
-import { DeviceError, GPUKernelError, OutOfMemoryError } from '../errors.js';
+import { DeviceError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
@@ -14,6 +29,8 @@ import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-pro
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
 const MAP_MODE_READ = 0x1;
+/** Bytes of one uniform arena: 64 dispatches at the usual 256-byte offset alignment. */
+const ARENA = 16384;
 
 export interface GPUBuf { buffer: GPUBuffer; bytes: number }
 
@@ -25,16 +42,35 @@ function copyPadded(data: ArrayBufferView): Uint8Array {
 
 export class WebGPUBackend implements Backend<GPUBuf> {
   readonly kind = 'gpu' as const;
+  /** Dispatches per submit; 1 submits every run on its own (the dispatch benchmark compares). */
+  batchLimit = 64;
+  readonly limits: GridLimits;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly limits: GridLimits;
+  private readonly compiling = new Map<string, Promise<GPUComputePipeline | null>>();
+  /** Calls held behind a compiling pipeline, and the chain that replays them in order. */
+  private held = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private encoded = 0;
+  /** The uniform arena being filled for the open batch (see `uniformSlot`), and the full ones. */
+  private arena: { buffer: GPUBuffer; host: Uint8Array; used: number } | null = null;
+  private arenasInBatch: GPUBuffer[] = [];
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  private flushQueued = false;
   private error: string | null = null;
+  private kernelError: string | null = null;
   private lostReason: string | null = null;
   /** Flags of kernels that index by data; their IndexErrors surface from the next read(). */
   private readonly indexErrors: GPUIndexErrors;
 
   /** @param keepAlive objects that must outlive the device (Dawn's GPU object in Node). */
   constructor(readonly device: GPUDevice, private readonly keepAlive: unknown[] = []) {
-    this.limits = { maxWorkgroupsPerDim: device.limits.maxComputeWorkgroupsPerDimension };
+    const l = device.limits;
+    this.limits = {
+      maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
+      tile: { maxInvocations: l.maxComputeInvocationsPerWorkgroup, maxSizeX: l.maxComputeWorkgroupSizeX, maxSizeY: l.maxComputeWorkgroupSizeY, maxSharedBytes: l.maxComputeWorkgroupStorageSize },
+    };
     this.indexErrors = new GPUIndexErrors(device);
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
@@ -58,15 +94,19 @@ export class WebGPUBackend implements Backend<GPUBuf> {
 
   free(buf: GPUBuf): void {
     // Work already submitted keeps the buffer alive until it completes (WebGPU semantics).
-    buf.buffer.destroy();
+    this.inOrder(() => { this.flush(); buf.buffer.destroy(); });
   }
 
   write(buf: GPUBuf, data: ArrayBufferView): void {
     this.check();
     if (data.byteLength === 0) return;
     // writeBuffer wants a 4-byte multiple; pad odd-sized host data (u8, f16) through a copy.
-    const padded = data.byteLength % 4 === 0 ? data : copyPadded(data);
-    this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    // A held write copies now: the caller may reuse its array before the write replays.
+    const padded = data.byteLength % 4 === 0 && this.held === 0 ? data : copyPadded(data);
+    this.inOrder(() => {
+      this.flush();
+      this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+    });
   }
 
   async read(buf: GPUBuf, bytes: number): Promise<Uint8Array> {
@@ -74,11 +114,18 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     if (bytes === 0) return new Uint8Array(0);
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
-    this.device.queue.submit([enc.finish()]);
-    const indexError = this.indexErrors.collect(); // IndexErrors of runs issued before this read
+    let indexError: Promise<IndexError | null> = Promise.resolve(null);
+    const copy = () => {
+      this.flush();
+      const enc = this.device.createCommandEncoder();
+      enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
+      this.device.queue.submit([enc.finish()]);
+      indexError = this.indexErrors.collect(); // IndexErrors of the runs encoded before this read
+    };
     try {
+      if (this.held === 0) copy();
+      else await new Promise<void>((resolve) => this.inOrder(() => { try { copy(); } finally { resolve(); } }));
+      this.check();
       await staging.mapAsync(MAP_MODE_READ);
       const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
       staging.unmap();
@@ -97,50 +144,178 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   run<K extends KernelName>(kernel: K, inputs: GPUBuf[], output: GPUBuf, params: KernelParams[K]): void {
     this.check();
     if (!GPU_KERNELS.has(kernel)) throw new DeviceError(`gpu: the ${kernel} kernel is not implemented on gpu yet; move the tensor with \`await t.to('cpu')\``);
-    const prog = (PROGRAMS[kernel as keyof typeof PROGRAMS] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits);
-    const pipeline = this.pipeline(prog);
-    const uniform = this.device.createBuffer({ size: prog.uniforms.byteLength, usage: UNIFORM | COPY_DST });
-    this.device.queue.writeBuffer(uniform, 0, prog.uniforms);
-    const buffers = [...inputs.map((b) => b.buffer), output.buffer, uniform];
-    if (prog.indexError) buffers.push(this.indexErrors.track(prog.indexError));
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    this.dispatch((PROGRAMS[kernel as keyof typeof PROGRAMS] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits), inputs, output);
+  }
+
+  /**
+   * Run a prepared program (bindings: inputs, output, uniforms), with run()'s ordering and
+   * errors. For what the kernel table does not name: the matmul ladder's rungs, tests.
+   */
+  dispatch(prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
+    this.check();
+    const key = JSON.stringify(prog.key);
+    const ready = this.pipelines.get(key);
+    if (ready && this.held === 0) return this.encode(ready, prog, inputs, output);
+    if (!ready && prog.fallback) {
+      this.dispatch(prog.fallback, inputs, output);
+      // Then compile this one for later runs (errors surface at the next check()); after the
+      // fallback's compile, which an implementation may otherwise queue behind this slow one.
+      const fallbackCompile = this.compiling.get(JSON.stringify(prog.fallback.key)) ?? Promise.resolve();
+      void fallbackCompile.then(() => { if (this.lostReason === null) void this.compile(prog, key); });
+      return;
+    }
+    const pipeline = ready ? Promise.resolve(ready) : this.compile(prog, key);
+    this.hold(async () => {
+      const p = await pipeline;
+      if (p && this.lostReason === null) this.encode(p, prog, inputs, output);
     });
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(...prog.grid);
-    pass.end();
-    this.device.queue.submit([enc.finish()]);
-    uniform.destroy();
+  }
+
+  /** Compile the pipelines of these programs (each key once); a GPUKernelError if any fails. */
+  async precompile(progs: Program[]): Promise<void> {
+    this.check();
+    const got = await Promise.all(progs.map((p) => {
+      const key = JSON.stringify(p.key);
+      const ready = this.pipelines.get(key);
+      return ready ? Promise.resolve(ready) : this.compile(p, key);
+    }));
+    if (got.includes(null)) {
+      this.check();
+      throw new GPUKernelError('gpu: a pipeline failed to compile (its error was thrown by an earlier call)');
+    }
+  }
+
+  /** True when a pipeline for this program is compiled and cached (for tests and warmup). */
+  hasPipeline(prog: Program): boolean { return this.pipelines.has(JSON.stringify(prog.key)); }
+
+  /** Submit the dispatches recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.sealArena();
+    this.pass!.end();
+    this.device.queue.submit([this.encoder.finish()]);
+    for (const u of this.arenasInBatch) u.destroy(); // freed once the submitted work is done
+    this.encoder = null;
+    this.pass = null;
+    this.encoded = 0;
+    this.arenasInBatch = [];
   }
 
   destroy(): void {
     this.lostReason ??= 'destroyed: shutdown() was called';
+    this.encoder = null;
+    this.pass = null;
+    this.arena = null;
     this.device.destroy();
     this.keepAlive.length = 0;
   }
 
-  private pipeline(prog: Program): GPUComputePipeline {
-    const key = JSON.stringify(prog.key);
-    let p = this.pipelines.get(key);
-    if (!p) {
-      const module = this.device.createShaderModule({ code: prog.code, label: key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: prog.entry }, label: key });
-      this.pipelines.set(key, p);
+  private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
+    const uniform = this.uniformSlot(prog.uniforms);
+    const entries: GPUBindGroupEntry[] = [...inputs, output].map((b, binding) => ({ binding, resource: { buffer: b.buffer } }));
+    entries.push({ binding: entries.length, resource: uniform });
+    // Kernels that index by data get their flag buffer last (gpu-index-errors.ts).
+    if (prog.indexError) entries.push({ binding: entries.length, resource: { buffer: this.indexErrors.track(prog.indexError) } });
+    let layout = this.layouts.get(pipeline);
+    if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+    const bindGroup = this.device.createBindGroup({ layout, entries });
+    if (!this.encoder) {
+      this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
     }
-    return p;
+    // Dispatches in one pass are ordered: WebGPU synchronises each dispatch's storage writes
+    // with the next one's reads, so a batch behaves like separate submits.
+    this.pass!.setPipeline(pipeline);
+    this.pass!.setBindGroup(0, bindGroup);
+    this.pass!.dispatchWorkgroups(...prog.grid);
+    if (++this.encoded >= this.batchLimit) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(() => { this.flushQueued = false; if (this.lostReason === null) this.flush(); });
+    }
+  }
+
+  /**
+   * A slice of a shared uniform buffer for one dispatch: a batch's uniforms go to the GPU in one
+   * writeBuffer per ARENA bytes (at seal, before the batch's submit, so queue order holds)
+   * instead of a buffer created, written and destroyed per dispatch.
+   */
+  private uniformSlot(words: Uint32Array): GPUBufferBinding {
+    const align = this.device.limits.minUniformBufferOffsetAlignment;
+    const size = words.byteLength, span = Math.ceil(size / align) * align;
+    if (this.arena && this.arena.used + span > ARENA) this.sealArena();
+    this.arena ??= { buffer: this.device.createBuffer({ size: Math.max(ARENA, span), usage: UNIFORM | COPY_DST }), host: new Uint8Array(Math.max(ARENA, span)), used: 0 };
+    const offset = this.arena.used;
+    this.arena.host.set(new Uint8Array(words.buffer, words.byteOffset, size), offset);
+    this.arena.used += span;
+    return { buffer: this.arena.buffer, offset, size };
+  }
+
+  private sealArena(): void {
+    if (!this.arena) return;
+    this.device.queue.writeBuffer(this.arena.buffer, 0, this.arena.host, 0, this.arena.used);
+    this.arenasInBatch.push(this.arena.buffer);
+    this.arena = null;
+  }
+
+  /** One compile per key in flight; resolves null (with the error kept for check()) on failure. */
+  private compile(prog: Program, key: string): Promise<GPUComputePipeline | null> {
+    const inFlight = this.compiling.get(key);
+    if (inFlight) return inFlight;
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code: prog.code, label: key });
+    const moduleError = this.device.popErrorScope();
+    const done = this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: prog.entry }, label: key })
+      .then((p) => {
+        this.pipelines.set(key, p);
+        return p;
+      }, async (e: unknown) => {
+        this.kernelError ??= await describeCompileError(module, prog, key, e, await moduleError.catch(() => null));
+        return null;
+      })
+      .finally(() => this.compiling.delete(key));
+    this.compiling.set(key, done);
+    return done;
+  }
+
+  /** Do `step` now, or after the held calls before it when a compile is holding the queue. */
+  private inOrder(step: () => void): void {
+    if (this.held === 0) step();
+    else this.hold(step);
+  }
+
+  private hold(step: () => void | Promise<void>): void {
+    this.held++;
+    this.tail = this.tail
+      .then(step)
+      .catch((e: unknown) => { this.kernelError ??= `gpu: a held call failed: ${(e as Error).message ?? e}`; })
+      .finally(() => { this.held--; });
   }
 
   /** Throw what the device reported since the last check, or that it is lost. */
   private check(): void {
     if (this.lostReason !== null) throw new DeviceError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
+    if (this.kernelError !== null) {
+      const msg = this.kernelError;
+      this.kernelError = null;
+      throw new GPUKernelError(msg);
+    }
     if (this.error !== null) {
       const msg = this.error;
       this.error = null;
       throw new GPUKernelError(`gpu: WebGPU reported an error: ${msg}`);
     }
   }
+}
+
+/** The compiler's messages with their WGSL line and its text; the pipeline error's otherwise. */
+async function describeCompileError(module: GPUShaderModule, prog: Program, key: string, e: unknown, moduleError: GPUError | null): Promise<string> {
+  const lines = prog.code.split('\n');
+  let where: string[] = [];
+  try {
+    const info = await module.getCompilationInfo();
+    where = info.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message} (\`${lines[m.lineNum - 1]?.trim() ?? ''}\`)`);
+  } catch { /* a runtime without getCompilationInfo: the messages below still carry the line */ }
+  const detail = where.length ? where.join('; ') : [moduleError?.message, (e as Error)?.message ?? String(e)].filter(Boolean).join('; ');
+  return `gpu: the WGSL program ${key} failed to compile: ${detail}`;
 }

@@ -4,12 +4,12 @@
  * everything that changes the code, never on shapes, so one pipeline serves every shape.
  */
 import { WGSL } from '../gen/wgsl.js';
-import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import { DeviceError } from '../errors.js';
 import type { KernelName, KernelParams, ReduceOp } from './backend.js';
 import type { DescribeIndexError } from './gpu-index-errors.js';
 import { OPS_PROGRAMS, argReduce } from './wgsl-ops.js';
+import { type TileLimits, matmulProgram } from './wgsl-matmul.js';
 
 export interface Program {
   /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
@@ -20,9 +20,16 @@ export interface Program {
   uniforms: Uint32Array;
   /** Set by kernels that index by data: the backend binds a flag buffer last (gpu-index-errors.ts). */
   indexError?: DescribeIndexError;
+  /**
+   * A program with the same result and bindings whose pipeline compiles much faster: while
+   * this one's pipeline is not compiled yet, the backend runs the fallback and compiles this
+   * one in the background (the matmul ladder's naive rung for small products).
+   */
+  fallback?: Program;
 }
 
-export interface GridLimits { maxWorkgroupsPerDim: number }
+/** The adapter limits programs size their grids and tiles by (absent tile fields: core minimums). */
+export interface GridLimits { maxWorkgroupsPerDim: number; tile?: Partial<TileLimits> }
 
 /** Spread `groups` workgroups over x, then y, within the per-dimension limit. */
 export function grid1d(groups: number, lim: GridLimits): [number, number, number] {
@@ -78,25 +85,8 @@ export const PROGRAMS = {
     if (inner === 1) return { key: { kernel: 'reduce', op: kind, entry: 'rows' }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms };
     return { key: { kernel: 'reduce', op: kind, entry: 'cols' }, code, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
   },
-  matmul(p, lim) {
-    const { m, k, n, batchShape = [], aBatchStrides = [], bBatchStrides = [] } = p;
-    const bias = !!p.bias, activation = p.activation ?? 'none';
-    const batches = batchShape.reduce((x, y) => x * y, 1);
-    if (batches > lim.maxWorkgroupsPerDim) throw new DeviceError(`gpu: matmul over ${batches} batches exceeds this adapter's ${lim.maxWorkgroupsPerDim} workgroups per dispatch dimension`);
-    const u = new Uint32Array(8 + 3 * 8);
-    u.set([m, k, n, (p.transposeA ? 1 : 0) | (p.transposeB ? 2 : 0), batchShape.length]);
-    u.set(batchShape, 8);
-    u.set(aBatchStrides, 16);
-    u.set(bBatchStrides, 24);
-    // Bindings follow the backend's order: inputs (a, b[, bias]), output, uniforms.
-    const code = WGSL.matmul_tiled
-      .replaceAll('{{BIAS_DECL}}', bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : '')
-      .replaceAll('{{BIAS}}', bias ? 'Bias[j]' : '0.0')
-      .replaceAll('{{OUT}}', bias ? '3' : '2')
-      .replaceAll('{{PARAMS}}', bias ? '4' : '3')
-      .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl);
-    return { key: { kernel: 'matmul', variant: 'tiled16', bias: bias ? 1 : 0, activation }, code, entry: 'main', grid: [Math.ceil(n / 16), Math.ceil(m / 16), batches], uniforms: u };
-  },
+  // The ladder and its choice of rung by shape live in wgsl-matmul.ts.
+  matmul: (p, lim) => matmulProgram(p, lim),
   copy({ itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }, lim) {
     const total = shape.reduce((x, y) => x * y, 1);
     const u = new Uint32Array(4 + 3 * 8 + 4);
