@@ -30,6 +30,12 @@ export interface InitOptions {
   /** Use the relaxed-SIMD build where the runtime validates it (default true); false forces
    *  the plain SIMD build. Ignored when `wasm` is given (that module is what runs). */
   relaxedSimd?: boolean;
+  /**
+   * Most bytes the cpu engine's Wasm memory may grow to; past it an allocation throws
+   * OutOfMemoryError (with the request and memoryStats) instead of growing. Default: no cap
+   * but wasm32's 4 GiB. Changing it re-creates the cpu engine, as `threads` does.
+   */
+  cpuMemoryLimit?: number;
 }
 
 export interface InitInfo {
@@ -64,9 +70,12 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   const threads = wantedThreads(opts.threads);
   const flavor: WasmFlavor | undefined = opts.relaxedSimd === false ? 'simd' : undefined;
   if (!state || state.cpu.simd !== simd || opts.wasm ||
-    (opts.threads !== undefined && state.cpu.threads !== threads) || (flavor === 'simd' && state.cpu.relaxedSimd)) {
+    (opts.threads !== undefined && state.cpu.threads !== threads) || (flavor === 'simd' && state.cpu.relaxedSimd) ||
+    (opts.cpuMemoryLimit !== undefined && state.cpu.memoryLimit !== opts.cpuMemoryLimit)) {
+    const memoryLimit = opts.cpuMemoryLimit ?? state?.cpu.memoryLimit;
+    if (memoryLimit !== undefined && !(memoryLimit > 0)) throw new TandemError(`init: cpuMemoryLimit must be a positive number of bytes, got ${JSON.stringify(memoryLimit)}`);
     state?.cpu.destroy();
-    state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
+    state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor, memoryLimit }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
   if (gpuWanted !== false && !state.gpu) {
@@ -101,15 +110,15 @@ function hardwareThreads(): number {
  * can share, otherwise one thread. `flavor` picks the relaxed or plain SIMD build (default:
  * relaxed where it validates); `parallelMin` is for tests that split even tiny kernels.
  */
-export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, opts: { flavor?: WasmFlavor; parallelMin?: number } = {}): Promise<WasmBackend> {
+export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, opts: { flavor?: WasmFlavor; parallelMin?: number; memoryLimit?: number } = {}): Promise<WasmBackend> {
   if (threads > 1 && canShare()) {
     const module = await wasmModule(given, opts.flavor, true);
     const memory = sharedMemory();
     const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
     const pool = memory && (await WorkerPool.create(module, memory, names, threads));
-    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin });
+    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin, memoryLimit: opts.memoryLimit });
   }
-  return new WasmBackend(await wasmModule(given, opts.flavor), { simd });
+  return new WasmBackend(await wasmModule(given, opts.flavor), { simd, memoryLimit: opts.memoryLimit });
 }
 
 /** A shared memory as large as the platform lets us reserve (4 GiB, else 1 GiB). */
