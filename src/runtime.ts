@@ -36,6 +36,12 @@ export interface InitOptions {
    * but wasm32's 4 GiB. Changing it re-creates the cpu engine, as `threads` does.
    */
   cpuMemoryLimit?: number;
+  /**
+   * Most bytes of GPU buffers reserved at once; past it the pool empties its cache and retries,
+   * then throws OutOfMemoryError. Default: no cap but what the device refuses. Can be changed
+   * by a later init() without re-creating the device.
+   */
+  gpuMemoryLimit?: number;
 }
 
 export interface InitInfo {
@@ -78,10 +84,14 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
     state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor, memoryLimit }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
+  if (opts.gpuMemoryLimit !== undefined) {
+    if (!(opts.gpuMemoryLimit > 0)) throw new TandemError(`init: gpuMemoryLimit must be a positive number of bytes, got ${JSON.stringify(opts.gpuMemoryLimit)}`);
+    if (state.gpu) state.gpu.pool.limit = opts.gpuMemoryLimit;
+  }
   if (gpuWanted !== false && !state.gpu) {
     const got: Acquired | null = await acquireGPU().catch(() => null);
     if (got) {
-      state.gpu = new WebGPUBackend(got.device, got.keepAlive);
+      state.gpu = new WebGPUBackend(got.device, got.keepAlive, { limit: opts.gpuMemoryLimit });
       state.gpuInfo = got.info;
     } else if (gpuWanted === true) {
       throw new DeviceError('init: gpu: true was asked for, but no WebGPU adapter was found');
@@ -185,6 +195,12 @@ export function backendFor(device: DeviceKind, op: string): Backend {
     return state.gpu;
   }
   throw new DeviceError(`${op}: unknown device ${JSON.stringify(device)}; use 'cpu', 'gpu' or 'ref'`);
+}
+
+/** @internal The live backends (memoryStats, emptyCache). */
+export function backends(op: string): { cpu: WasmBackend; gpu: WebGPUBackend | null } {
+  if (!state) throw new NotInitializedError(`${op}: Tandem is not initialised: call \`await T.init()\` first`);
+  return { cpu: state.cpu, gpu: state.gpu };
 }
 
 /**
