@@ -3,7 +3,8 @@
  * - gpu: 64 ops (one batch), each allocating its 1 KiB output (small, so allocation is not
  *   hidden behind SwiftShader's arithmetic), running an add into it and freeing it, then
  *   one 4-byte readback: through the pool vs a GPUBuffer created per op (destroyed after the
- *   batch's submit, the least a buffer-per-op scheme can do) on the same device.
+ *   batch's submit, the least a buffer-per-op scheme can do) on the same device; and the
+ *   allocation alone (64 buffers obtained and given back) both ways.
  * - cpu allocator on plain numbers: 64 blocks of mixed sizes allocated then freed, by the
  *   SlabHeap vs a bump-and-reset arena (the lower bound: no per-block bookkeeping) and vs the
  *   first-fit FreeListHeap it replaced.
@@ -19,7 +20,7 @@ import type { GPUBuf, WebGPUBackend } from '../src/backend/webgpu.ts';
 import { backendFor, init, shutdown } from '../src/runtime.ts';
 
 const info = await init();
-const bench = new Bench({ time: 500, iterations: 10, warmup: true, warmupIterations: 5 });
+const bench = new Bench({ time: 1500, iterations: 20, warmup: true, warmupIterations: 5 });
 
 // ---- gpu: pool vs buffer per op ----
 const OPS = 64, FLOATS = 256, BYTES = FLOATS * 4;
@@ -49,6 +50,15 @@ if (info.gpu) {
     }
     await gpu.read(x, 4); // submits the batch; then the buffers may go
     for (const b of made) b.buffer.destroy();
+  });
+  // Allocation alone: 64 buffers obtained and given back, no GPU work.
+  bench.add('gpu alloc | pool', () => {
+    const got = Array.from({ length: OPS }, () => gpu.alloc(BYTES));
+    for (const b of got) gpu.free(b);
+  });
+  bench.add('gpu alloc | createBuffer + destroy', () => {
+    const got = Array.from({ length: OPS }, () => gpu.device.createBuffer({ size: BYTES, usage: 0x80 | 0x04 | 0x08 }));
+    for (const b of got) b.destroy();
   });
 }
 
@@ -93,6 +103,8 @@ const ms = (name: string) => rows.find((r) => r.task === name)?.meanMs ?? NaN;
 const ratios = {
   /** > 1: the pool is that many times faster than a buffer per op. */
   gpuBufferPerOpOverPool: ms('gpu | buffer per op') / ms('gpu | pool'),
+  /** The same for allocation alone (no dispatch, no submit). */
+  gpuCreateOverPoolAllocOnly: ms('gpu alloc | createBuffer + destroy') / ms('gpu alloc | pool'),
   /** The slab's cost as a multiple of the bump arena's (which cannot free single blocks). */
   cpuSlabOverBump: ms('cpu | slab') / ms('cpu | bump-and-reset'),
   /** > 1: the slab is that many times faster than the first-fit list it replaced. */

@@ -86,16 +86,19 @@ test('slab: a freed small block is reused at once, and one slab serves a class u
   assert.is(h.reservations, before + 1, 'a full slab makes the class take a new one');
 });
 
-test('slab: an empty slab is shared between classes, and emptyCache gives its room to large blocks', () => {
+test('slab: a class keeps one empty slab, gives the others to any class, and emptyCache gives all to large blocks', () => {
   const { h, grows } = mock(0, 2 * SLAB);
-  const small = Array.from({ length: 10 }, () => h.alloc(64));
+  const per = SLAB / 64;
+  const small = Array.from({ length: per + 1 }, () => h.alloc(64)); // two slabs of the 64-byte class
+  assert.is(h.reservations, 2);
   for (const b of small) h.free(b);
-  const r = h.reservations;
-  const other = h.alloc(5000); // another class takes the empty slab: no new reservation
-  assert.is(h.reservations, r);
+  const other = h.alloc(5000); // another class takes the spare empty slab: no new reservation
+  assert.is(h.reservations, 2);
   h.free(other);
-  assert.is(h.emptyCache(), SLAB);
-  const big = h.alloc(2 * SLAB); // fits only because the slab's room coalesced back
+  assert.is(h.alloc(64), small[per], 'the slab the class kept still serves it (LIFO free list)');
+  h.free(small[per]);
+  assert.is(h.emptyCache(), 2 * SLAB, 'both empty slabs, the kept one included');
+  const big = h.alloc(2 * SLAB); // fits only because the slabs' room coalesced back
   assert.equal(grows, []);
   assert.is(big, 0);
 });

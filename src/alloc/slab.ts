@@ -8,8 +8,9 @@
  *   equal blocks. A slab hands out never-used blocks by bumping and freed ones from its own
  *   free list, so taking a slab for a class is O(1) whatever its block count.
  * - A slab whose blocks are all free leaves its class for a shared list of empty slabs, from
- *   which any class can take it back without carving new memory. `emptyCache()` returns empty
- *   slabs to the large-block list, where they coalesce with their neighbours.
+ *   which any class can take it back without carving new memory, unless it is the class's only
+ *   slab with room (so a class that empties and refills every step does not churn).
+ *   `emptyCache()` returns every empty slab to the large-block list, where they coalesce.
  * - Large blocks, and the slabs themselves, come from a first-fit coalescing free list.
  * - The range grows (memory.grow) only when that list has no room: never while a slab can serve.
  *
@@ -119,7 +120,7 @@ export class SlabHeap {
     slab.free.push(at);
     const list = this.avail[slab.cls];
     if (slab.used-- === slab.capacity) list.push(slab);
-    if (slab.used === 0) {
+    if (slab.used === 0 && list.length > 1) {
       list.splice(list.indexOf(slab), 1);
       this.empty.push(slab);
     }
@@ -127,6 +128,9 @@ export class SlabHeap {
 
   /** Return empty slabs to the large-block list, where they coalesce. Returns the bytes released. */
   emptyCache(): number {
+    for (const list of this.avail) {
+      for (let i = list.length - 1; i >= 0; i--) if (list[i].used === 0) this.empty.push(...list.splice(i, 1));
+    }
     const n = this.empty.length;
     for (const s of this.empty) this.large.free_(s.at);
     this.empty.length = 0;
