@@ -12,6 +12,8 @@ import type { Tensor } from './tensor.js';
 export { init, info, shutdown, type InitOptions, type InitInfo } from './runtime.js';
 export { warmup, type WarmupOp } from './warmup.js';
 export { Tensor } from './tensor.js';
+export { tidy, keep, debugLeaks, type LeakReport } from './lifetime.js';
+export { memoryStats, resetPeak, emptyCache, type DeviceMemoryStats } from './memory.js';
 export { tensor, zeros, ones, randn, type CreateOptions } from './create.js';
 export { reshape, permute, transpose, slice, narrow, contiguous, concat, concat as cat } from './ops/views.js';
 export { softmax, logSoftmax, layerNorm, crossEntropy, indexSelect, embedding, oneHot, type LayerNormOptions, type CrossEntropyOptions } from './ops/nn.js';

@@ -30,6 +30,18 @@ export interface InitOptions {
   /** Use the relaxed-SIMD build where the runtime validates it (default true); false forces
    *  the plain SIMD build. Ignored when `wasm` is given (that module is what runs). */
   relaxedSimd?: boolean;
+  /**
+   * Most bytes the cpu engine's Wasm memory may grow to; past it an allocation throws
+   * OutOfMemoryError (with the request and memoryStats) instead of growing. Default: no cap
+   * but wasm32's 4 GiB. Changing it re-creates the cpu engine, as `threads` does.
+   */
+  cpuMemoryLimit?: number;
+  /**
+   * Most bytes of GPU buffers reserved at once; past it the pool empties its cache and retries,
+   * then throws OutOfMemoryError. Default: no cap but what the device refuses. Can be changed
+   * by a later init() without re-creating the device.
+   */
+  gpuMemoryLimit?: number;
 }
 
 export interface InitInfo {
@@ -64,15 +76,22 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   const threads = wantedThreads(opts.threads);
   const flavor: WasmFlavor | undefined = opts.relaxedSimd === false ? 'simd' : undefined;
   if (!state || state.cpu.simd !== simd || opts.wasm ||
-    (opts.threads !== undefined && state.cpu.threads !== threads) || (flavor === 'simd' && state.cpu.relaxedSimd)) {
+    (opts.threads !== undefined && state.cpu.threads !== threads) || (flavor === 'simd' && state.cpu.relaxedSimd) ||
+    (opts.cpuMemoryLimit !== undefined && state.cpu.memoryLimit !== opts.cpuMemoryLimit)) {
+    const memoryLimit = opts.cpuMemoryLimit ?? state?.cpu.memoryLimit;
+    if (memoryLimit !== undefined && !(memoryLimit > 0)) throw new TandemError(`init: cpuMemoryLimit must be a positive number of bytes, got ${JSON.stringify(memoryLimit)}`);
     state?.cpu.destroy();
-    state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
+    state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor, memoryLimit }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
+  if (opts.gpuMemoryLimit !== undefined) {
+    if (!(opts.gpuMemoryLimit > 0)) throw new TandemError(`init: gpuMemoryLimit must be a positive number of bytes, got ${JSON.stringify(opts.gpuMemoryLimit)}`);
+    if (state.gpu) state.gpu.pool.limit = opts.gpuMemoryLimit;
+  }
   if (gpuWanted !== false && !state.gpu) {
     const got: Acquired | null = await acquireGPU().catch(() => null);
     if (got) {
-      state.gpu = new WebGPUBackend(got.device, got.keepAlive);
+      state.gpu = new WebGPUBackend(got.device, got.keepAlive, { limit: opts.gpuMemoryLimit });
       state.gpuInfo = got.info;
     } else if (gpuWanted === true) {
       throw new DeviceError('init: gpu: true was asked for, but no WebGPU adapter was found');
@@ -101,15 +120,15 @@ function hardwareThreads(): number {
  * can share, otherwise one thread. `flavor` picks the relaxed or plain SIMD build (default:
  * relaxed where it validates); `parallelMin` is for tests that split even tiny kernels.
  */
-export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, opts: { flavor?: WasmFlavor; parallelMin?: number } = {}): Promise<WasmBackend> {
+export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, opts: { flavor?: WasmFlavor; parallelMin?: number; memoryLimit?: number } = {}): Promise<WasmBackend> {
   if (threads > 1 && canShare()) {
     const module = await wasmModule(given, opts.flavor, true);
     const memory = sharedMemory();
     const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
     const pool = memory && (await WorkerPool.create(module, memory, names, threads));
-    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin });
+    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin, memoryLimit: opts.memoryLimit });
   }
-  return new WasmBackend(await wasmModule(given, opts.flavor), { simd });
+  return new WasmBackend(await wasmModule(given, opts.flavor), { simd, memoryLimit: opts.memoryLimit });
 }
 
 /** A shared memory as large as the platform lets us reserve (4 GiB, else 1 GiB). */
@@ -176,6 +195,12 @@ export function backendFor(device: DeviceKind, op: string): Backend {
     return state.gpu;
   }
   throw new DeviceError(`${op}: unknown device ${JSON.stringify(device)}; use 'cpu', 'gpu' or 'ref'`);
+}
+
+/** @internal The live backends (memoryStats, emptyCache). */
+export function backends(op: string): { cpu: WasmBackend; gpu: WebGPUBackend | null } {
+  if (!state) throw new NotInitializedError(`${op}: Tandem is not initialised: call \`await T.init()\` first`);
+  return { cpu: state.cpu, gpu: state.gpu };
 }
 
 /**

@@ -2,7 +2,8 @@
  * Tensors. A Tensor is a view (shape, element strides, element offset) of a Storage: one
  * backend buffer, reference-counted so views (reshape, transpose, slice) share it. dispose()
  * drops this view's reference (twice is a no-op); the buffer returns to its backend when the
- * last view goes. Using a disposed tensor throws DisposedError naming the op.
+ * last view goes. Using a disposed tensor throws DisposedError naming the op. Every tensor is
+ * tracked for tidy scopes and live counts (src/lifetime.ts).
  *
  * Kernels read contiguous buffers from their start. `materialize` gives one: the storage
  * itself when the view already is that, otherwise a copy made by the `copy` kernel.
@@ -11,6 +12,7 @@ import type { Backend, DeviceKind } from './backend/backend.js';
 import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, fmtShape, numel, stridesOf } from './dtype.js';
 import { DisposedError, OutOfMemoryError } from './errors.js';
 import { fromStorage } from './host.js';
+import { track, untrack } from './lifetime.js';
 import { collapseCopy, isContiguous } from './ops/layout.js';
 import { backendFor } from './runtime.js';
 
@@ -46,6 +48,7 @@ export class Tensor {
     this.strides = Object.freeze((strides ?? stridesOf(shape)).slice());
     this.offset = offset;
     this.#storage = storage;
+    track(this);
   }
 
   get rank(): number { return this.shape.length; }
@@ -83,6 +86,7 @@ export class Tensor {
 
   dispose(): void {
     if (this.#storage === null) return;
+    untrack(this);
     this.#storage.release();
     this.#storage = null;
   }

@@ -21,7 +21,7 @@ if (got) {
 
   test(`${RUNTIME}: webgpu: a validation error becomes a GPUKernelError, then the device works on`, async () => {
     const a = be.alloc(16), b = be.alloc(16), out = be.alloc(16);
-    be.free(a); // destroyed, then used by a dispatch: WebGPU rejects the submit
+    a.buffer.destroy(); // destroyed, then used by a dispatch: WebGPU rejects the submit (free() pools it, so destroy by hand)
     be.run('binary', [a, b], out, { op: 'add', shape: [4], aStrides: [1], bStrides: [1] });
     let thrown: unknown = null;
     for (let i = 0; i < 50 && !thrown; i++) {

@@ -1,14 +1,15 @@
 /**
  * The `cpu` backend: AssemblyScript SIMD kernels in one Wasm instance. JS owns linear memory:
- * buffers are offsets handed out by a FreeListHeap above the module's __heap_base, and memory
- * grows by whole pages when the heap runs out. Only this thread allocates.
+ * buffers are offsets handed out by a SlabHeap (src/alloc/slab.ts) above the module's
+ * __heap_base, and memory grows by whole pages only when no slab or free block can serve, up to
+ * `memoryLimit` bytes (an OutOfMemoryError past it, never a crash). Only this thread allocates.
  *
  * With a WorkerPool (threads build, shared memory), large kernels are split into parts that
  * run on every thread at once; `run` returns when all parts are done, so the seam's ordering
  * holds. Parts split along rows or outer slices only, never inside a sum, so results are the
  * same bits whatever the thread count.
  */
-import { FreeListHeap } from '../alloc/heap.js';
+import { SlabHeap } from '../alloc/slab.js';
 import { ITEM_BYTES } from '../dtype.js';
 import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
 import type { AdamParams, Backend, KernelName, KernelParams } from './backend.js';
@@ -36,6 +37,8 @@ export interface WasmOptions {
   pool?: WorkerPool | null;
   /** Work (elements or multiply-adds) from which kernels split across the pool. */
   parallelMin?: number;
+  /** Most bytes of linear memory the heap may grow to (init's cpuMemoryLimit); default: no cap but wasm32's 4 GiB. */
+  memoryLimit?: number;
 }
 
 export class WasmBackend implements Backend<WasmBuf> {
@@ -45,7 +48,8 @@ export class WasmBackend implements Backend<WasmBuf> {
   readonly relaxedSimd: boolean;
   private readonly memory: WebAssembly.Memory;
   private readonly x: Exports;
-  private readonly heap: FreeListHeap;
+  readonly heap: SlabHeap;
+  readonly memoryLimit: number;
   /** Scratch blocks for kernel descriptors, one per thread. */
   private readonly scratch: number;
   private readonly pool: WorkerPool | null;
@@ -61,11 +65,17 @@ export class WasmBackend implements Backend<WasmBuf> {
     this.memory = opts.memory ?? new WebAssembly.Memory({ initial: 16 });
     const instance = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     this.x = instance.exports as unknown as Exports;
-    this.heap = new FreeListHeap(this.x.heapBase(), this.memory.buffer.byteLength, (missing) => {
+    this.memoryLimit = opts.memoryLimit ?? Infinity;
+    this.heap = new SlabHeap(this.x.heapBase(), this.memory.buffer.byteLength, (missing) => {
+      const pages = Math.ceil(missing / PAGE), had = this.memory.buffer.byteLength;
+      const stats = () => JSON.stringify(this.heap.stats);
+      if (had + pages * PAGE > this.memoryLimit) {
+        throw new OutOfMemoryError(`cpu: ${missing} more bytes of Wasm memory are needed, past the cpuMemoryLimit of ${this.memoryLimit} bytes (memory holds ${had}; stats ${stats()})`);
+      }
       try {
-        this.memory.grow(Math.ceil(missing / PAGE));
+        this.memory.grow(pages);
       } catch {
-        throw new OutOfMemoryError(`cpu: cannot grow Wasm memory by ${missing} bytes (it holds ${this.memory.buffer.byteLength} bytes; wasm32 memory stops at 4 GiB)`);
+        throw new OutOfMemoryError(`cpu: cannot grow Wasm memory by ${missing} bytes (it holds ${had} bytes; wasm32 memory stops at 4 GiB; stats ${stats()})`);
       }
       return this.memory.buffer.byteLength;
     });
@@ -84,10 +94,23 @@ export class WasmBackend implements Backend<WasmBuf> {
   get liveBuffers(): number { return this.heap.liveBlocks - 2; } // less scratch and GEMM workspace
 
   alloc(bytes: number): WasmBuf {
-    return { ptr: this.heap.alloc(bytes), bytes };
+    try {
+      return { ptr: this.heap.alloc(bytes), bytes };
+    } catch (e) {
+      if (!(e instanceof OutOfMemoryError)) throw e;
+    }
+    // Empty slabs may coalesce into room for a large block: release them and try once more.
+    this.heap.allocations--;
+    this.heap.emptyCache();
+    try {
+      return { ptr: this.heap.alloc(bytes), bytes };
+    } catch (e) {
+      if (e instanceof OutOfMemoryError) throw new OutOfMemoryError(`cpu: cannot allocate ${bytes} bytes: ${e.message}`);
+      throw e;
+    }
   }
   free(buf: WasmBuf): void {
-    this.heap.free_(buf.ptr);
+    this.heap.free(buf.ptr);
   }
   write(buf: WasmBuf, data: ArrayBufferView): void {
     new Uint8Array(this.memory.buffer, buf.ptr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

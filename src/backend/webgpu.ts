@@ -1,10 +1,16 @@
 /**
  * The `gpu` backend: WGSL programs on a WebGPU device.
  *
- * Submits: `run` records its dispatch into an open compute pass; the pass is submitted when
- * `batchLimit` dispatches have gathered, before any `write`, `read` or `free` (a queued write
- * would overtake unsubmitted dispatches, and a destroyed buffer would fail their submit), and
- * at the end of the current task (a microtask), so a burst of ops costs one submit.
+ * Submits: `run` records its dispatch into an open compute pass; the batch is submitted when
+ * `batchLimit` dispatches have gathered, at a `read`, and at the end of the current task (a
+ * microtask), so a burst of ops costs one submit. A `write` is a copy recorded into the batch
+ * from the upload ring (src/alloc/staging.ts), or, when the ring cannot take it, a submit and
+ * then queue.writeBuffer (a queued write would overtake unsubmitted dispatches).
+ *
+ * Memory: buffers come from a GPUBufferPool (src/alloc/gpu-pool.ts) and `free` gives them back;
+ * the pool keeps a buffer freed while the batch is open out of reach until that batch's submit,
+ * so a free never has to submit and reuse never races the GPU. Readbacks, uniform arenas and
+ * index flags use the pool too.
  *
  * Pipelines: cached by the JSON of the program's key; a miss compiles with
  * createComputePipelineAsync, one compile per key however many runs wait on it. `run` stays
@@ -23,6 +29,8 @@
  */
 import { DeviceError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
+import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
+import { UploadRing } from '../alloc/staging.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 
@@ -56,6 +64,9 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   /** The uniform arena being filled for the open batch (see `uniformSlot`), and the full ones. */
   private arena: { buffer: GPUBuffer; host: Uint8Array; used: number } | null = null;
   private arenasInBatch: GPUBuffer[] = [];
+  /** Every GPUBuffer this backend uses comes from here (see the file comment). */
+  readonly pool: GPUBufferPool;
+  readonly uploads: UploadRing;
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private flushQueued = false;
   private error: string | null = null;
@@ -65,13 +76,15 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   private readonly indexErrors: GPUIndexErrors;
 
   /** @param keepAlive objects that must outlive the device (Dawn's GPU object in Node). */
-  constructor(readonly device: GPUDevice, private readonly keepAlive: unknown[] = []) {
+  constructor(readonly device: GPUDevice, private readonly keepAlive: unknown[] = [], poolOptions: GPUPoolOptions = {}) {
     const l = device.limits;
     this.limits = {
       maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
       tile: { maxInvocations: l.maxComputeInvocationsPerWorkgroup, maxSizeX: l.maxComputeWorkgroupSizeX, maxSizeY: l.maxComputeWorkgroupSizeY, maxSharedBytes: l.maxComputeWorkgroupStorageSize },
     };
-    this.indexErrors = new GPUIndexErrors(device);
+    this.pool = new GPUBufferPool(device, () => this.encoder !== null, poolOptions);
+    this.uploads = new UploadRing(device, 1 << 20, 4, (bytes) => this.pool.reserved(bytes));
+    this.indexErrors = new GPUIndexErrors(device, this.pool);
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
     });
@@ -89,13 +102,16 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     // Kernels bind whole buffers, so the binding limit is the real cap, not maxBufferSize.
     const cap = Math.min(this.device.limits.maxBufferSize, this.device.limits.maxStorageBufferBindingSize);
     if (size > cap) throw new OutOfMemoryError(`gpu: a buffer of ${bytes} bytes exceeds this adapter's limit of ${cap} bytes per storage binding`);
-    return { buffer: this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST }), bytes };
+    return { buffer: this.pool.acquire(size, STORAGE | COPY_SRC | COPY_DST), bytes };
   }
 
   free(buf: GPUBuf): void {
-    // Work already submitted keeps the buffer alive until it completes (WebGPU semantics).
-    this.inOrder(() => { this.flush(); buf.buffer.destroy(); });
+    // Into the pool, reusable after the submit of any batch that may still read it.
+    this.inOrder(() => this.pool.release(buf.buffer));
   }
+
+  /** Give idle pooled buffers back to the system (T.emptyCache). */
+  emptyCache(): number { return this.pool.emptyCache(); }
 
   write(buf: GPUBuf, data: ArrayBufferView): void {
     this.check();
@@ -104,6 +120,13 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     // A held write copies now: the caller may reuse its array before the write replays.
     const padded = data.byteLength % 4 === 0 && this.held === 0 ? data : copyPadded(data);
     this.inOrder(() => {
+      const staged = this.uploads.stage(padded);
+      if (staged) {
+        this.endPass();
+        this.openEncoder().copyBufferToBuffer(staged.buffer, staged.offset, buf.buffer, 0, Math.ceil(data.byteLength / 4) * 4);
+        this.scheduleFlush();
+        return;
+      }
       this.flush();
       this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
     });
@@ -113,21 +136,21 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.check();
     if (bytes === 0) return new Uint8Array(0);
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ size, usage: MAP_READ | COPY_DST });
+    const staging = this.pool.acquire(size, MAP_READ | COPY_DST);
     let indexError: Promise<IndexError | null> = Promise.resolve(null);
     const copy = () => {
+      // The copy joins the open batch, which is submitted now: one submit for runs and read.
+      this.endPass();
+      this.openEncoder().copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
       this.flush();
-      const enc = this.device.createCommandEncoder();
-      enc.copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
-      this.device.queue.submit([enc.finish()]);
       indexError = this.indexErrors.collect(); // IndexErrors of the runs encoded before this read
     };
     try {
       if (this.held === 0) copy();
       else await new Promise<void>((resolve) => this.inOrder(() => { try { copy(); } finally { resolve(); } }));
       this.check();
-      await staging.mapAsync(MAP_MODE_READ);
-      const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
+      await staging.mapAsync(MAP_MODE_READ, 0, size);
+      const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
       staging.unmap();
       this.check();
       const e = await indexError;
@@ -137,7 +160,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       this.check();
       throw e;
     } finally {
-      staging.destroy();
+      this.pool.release(staging);
     }
   }
 
@@ -192,13 +215,15 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   flush(): void {
     if (!this.encoder) return;
     this.sealArena();
-    this.pass!.end();
+    this.endPass();
+    this.uploads.beforeSubmit();
     this.device.queue.submit([this.encoder.finish()]);
-    for (const u of this.arenasInBatch) u.destroy(); // freed once the submitted work is done
     this.encoder = null;
-    this.pass = null;
     this.encoded = 0;
+    this.uploads.afterSubmit();
+    for (const u of this.arenasInBatch) this.pool.release(u); // the submit boundary: reusable now
     this.arenasInBatch = [];
+    this.pool.submitted();
   }
 
   destroy(): void {
@@ -206,6 +231,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.encoder = null;
     this.pass = null;
     this.arena = null;
+    this.uploads.destroy();
     this.device.destroy();
     this.keepAlive.length = 0;
   }
@@ -219,20 +245,31 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     let layout = this.layouts.get(pipeline);
     if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
     const bindGroup = this.device.createBindGroup({ layout, entries });
-    if (!this.encoder) {
-      this.encoder = this.device.createCommandEncoder();
-      this.pass = this.encoder.beginComputePass();
-    }
+    this.pass ??= this.openEncoder().beginComputePass();
     // Dispatches in one pass are ordered: WebGPU synchronises each dispatch's storage writes
     // with the next one's reads, so a batch behaves like separate submits.
     this.pass!.setPipeline(pipeline);
     this.pass!.setBindGroup(0, bindGroup);
     this.pass!.dispatchWorkgroups(...prog.grid);
     if (++this.encoded >= this.batchLimit) this.flush();
-    else if (!this.flushQueued) {
-      this.flushQueued = true;
-      queueMicrotask(() => { this.flushQueued = false; if (this.lostReason === null) this.flush(); });
-    }
+    else this.scheduleFlush();
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  /** Close the compute pass so a copy can be recorded between dispatches (in order). */
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Submit at the end of the current task. */
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => { this.flushQueued = false; if (this.lostReason === null) this.flush(); });
   }
 
   /**
@@ -244,7 +281,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const align = this.device.limits.minUniformBufferOffsetAlignment;
     const size = words.byteLength, span = Math.ceil(size / align) * align;
     if (this.arena && this.arena.used + span > ARENA) this.sealArena();
-    this.arena ??= { buffer: this.device.createBuffer({ size: Math.max(ARENA, span), usage: UNIFORM | COPY_DST }), host: new Uint8Array(Math.max(ARENA, span)), used: 0 };
+    this.arena ??= { buffer: this.pool.acquire(Math.max(ARENA, span), UNIFORM | COPY_DST), host: new Uint8Array(Math.max(ARENA, span)), used: 0 };
     const offset = this.arena.used;
     this.arena.host.set(new Uint8Array(words.buffer, words.byteOffset, size), offset);
     this.arena.used += span;
@@ -295,6 +332,12 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   /** Throw what the device reported since the last check, or that it is lost. */
   private check(): void {
     if (this.lostReason !== null) throw new DeviceError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
+    if (this.pool.refused !== null) {
+      const msg = this.pool.refused;
+      this.pool.refused = null;
+      this.pool.emptyCache();
+      throw new OutOfMemoryError(msg);
+    }
     if (this.kernelError !== null) {
       const msg = this.kernelError;
       this.kernelError = null;
