@@ -8,6 +8,7 @@
  * holds. Parts split along rows or outer slices only, never inside a sum, so results are the
  * same bits whatever the thread count.
  */
+import { isHalfCall, runHalfViaF32 } from './f16-compute.js';
 import { FreeListHeap } from '../alloc/heap.js';
 import { ITEM_BYTES } from '../dtype.js';
 import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
@@ -96,6 +97,8 @@ export class WasmBackend implements Backend<WasmBuf> {
     return new Uint8Array(this.memory.buffer).slice(buf.ptr, buf.ptr + bytes);
   }
   run<K extends KernelName>(kernel: K, inputs: WasmBuf[], output: WasmBuf, params: KernelParams[K]): void {
+    // f16 float kernels: the Wasm cast kernels around the f32 kernel (f16-compute.ts).
+    if (isHalfCall(kernel, params)) return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);
     (this.kernels[kernel] as (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void)(inputs, output, params);
   }
   destroy(): void {

@@ -25,6 +25,7 @@ import { DeviceError, GPUKernelError, type IndexError, OutOfMemoryError } from '
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
+import { nativeF16 } from './wgsl-half.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
@@ -70,6 +71,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.limits = {
       maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
       tile: { maxInvocations: l.maxComputeInvocationsPerWorkgroup, maxSizeX: l.maxComputeWorkgroupSizeX, maxSizeY: l.maxComputeWorkgroupSizeY, maxSharedBytes: l.maxComputeWorkgroupStorageSize },
+      nativeF16: nativeF16(device.features),
     };
     this.indexErrors = new GPUIndexErrors(device);
     device.addEventListener('uncapturederror', (ev) => {
