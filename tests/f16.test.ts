@@ -8,7 +8,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as T from '../src/index.ts';
-import { f32ToF16Bits } from '../src/f16.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../src/f16.ts';
+import type { Backend, KernelParams } from '../src/backend/backend.ts';
+import { ReferenceBackend } from '../src/backend/reference.ts';
+import type { WebGPUBackend } from '../src/backend/webgpu.ts';
+import { type MatmulVariant, matmulProgram } from '../src/backend/wgsl-matmul.ts';
 import { type GridLimits, PROGRAMS } from '../src/backend/wgsl-programs.ts';
 import { nativeF16 } from '../src/backend/wgsl-half.ts';
 import { backendFor } from '../src/runtime.ts';
@@ -213,5 +217,56 @@ test(`${RUNTIME}: native f16 only with shader-f16 and never in Deno`, () => {
     if (RUNTIME === 'deno') assert.is.not(gpu.limits.nativeF16, true);
   }
 });
+
+// ---- the matmul rungs by name at the seam: the API runs small products on the naive rung while
+// rb compiles, so each rung is dispatched here directly, without its fallback. ----
+const gpuBe = info.gpu ? (backendFor('gpu', 'test') as unknown as WebGPUBackend) : null;
+const refBe = new ReferenceBackend();
+
+/** Run a matmul kernel on f16 inputs given as f32 values; the result's f16 values as f32. */
+async function mm16(be: Backend, p: KernelParams['matmul'], inputs: Float32Array[], rung?: MatmulVariant): Promise<Float32Array> {
+  const size = (p.batchShape ?? []).reduce((x, y) => x * y, 1) * p.m * p.n;
+  const bufs = inputs.map((x) => { const b = be.alloc(Math.max(4, x.length * 2)); be.write(b, Uint16Array.from(x, f32ToF16Bits)); return b; });
+  const out = be.alloc(Math.max(4, size * 2));
+  if (size > 0) {
+    if (rung) {
+      const { fallback: _, ...prog } = matmulProgram(p, (be as unknown as WebGPUBackend).limits, rung);
+      (be as unknown as WebGPUBackend).dispatch(prog, bufs as never, out as never);
+    } else be.run('matmul', bufs, out, p);
+  }
+  const bytes = await be.read(out, size * 2);
+  for (const b of [...bufs, out]) be.free(b);
+  return Float32Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, size), f16BitsToF32);
+}
+
+if (gpuBe) {
+  for (const rung of ['naive', 'tiled', 'rb', 'gemv'] as MatmulVariant[]) {
+    test(`${RUNTIME}: gpu matmul ${rung} on packed f16: tails, odd n, transposes, batches, bias + relu`, async () => {
+      const ms = rung === 'gemv' ? [1] : [1, 5, 67], ns = rung === 'gemv' ? [1, 3, 66] : [1, 3, 9, 66];
+      const cases: KernelParams['matmul'][] = [];
+      for (const m of ms) for (const n of ns) for (const k of [0, 7, 33]) {
+        for (const [tA, tB] of [[false, false], [true, true]]) {
+          cases.push({ m, k, n, transposeA: tA, transposeB: tB, dtype: 'f16' });
+          if (rung === 'gemv') cases.push({ m: n, k, n: m, transposeA: tA, transposeB: tB, dtype: 'f16' });
+        }
+      }
+      cases.push({ m: rung === 'gemv' ? 1 : 13, k: 9, n: 7, batchShape: [3], aBatchStrides: [rung === 'gemv' ? 9 : 117], bBatchStrides: [0], bias: true, activation: 'relu', dtype: 'f16' });
+      for (const p of cases) {
+        const sizes = [(p.batchShape?.[0] ?? 1) * p.m * p.k, p.k * p.n, ...(p.bias ? [p.n] : [])];
+        const inputs = sizes.map((s, i) => Float32Array.from(randomData(s, p.m * 100 + p.n * 10 + p.k + i), (v) => f16BitsToF32(f32ToF16Bits(v))));
+        const got = await mm16(gpuBe, p, inputs, rung), want = await mm16(refBe, p, inputs);
+        // Bound: the f32 reference on |inputs| (no activation); error: f32 accumulation + one f16 rounding.
+        const abs = inputs.map((x) => x.map(Math.abs));
+        const bufs = abs.map((x) => { const b = refBe.alloc(x.length * 4); refBe.write(b, x); return b; });
+        const bo = refBe.alloc(Math.max(4, got.length * 4));
+        if (got.length) refBe.run('matmul', bufs, bo, { ...p, dtype: undefined, activation: 'none' });
+        const bound = new Float32Array(bo.buffer, 0, got.length);
+        assert.is(got.length, want.length);
+        const bad = got.findIndex((g, i) => !(Object.is(g, want[i]) || Math.abs(g - want[i]) <= 2 ** -10 * Math.abs(want[i]) + 2 * (p.k + 1) * 2 ** -23 * bound[i] + 2 ** -24));
+        if (bad >= 0) assert.unreachable(`${rung} ${JSON.stringify(p)}[${bad}]: got ${got[bad]}, reference ${want[bad]}`);
+      }
+    });
+  }
+}
 
 test.run();
