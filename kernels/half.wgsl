@@ -1,4 +1,4 @@
-// IEEE half <-> single on the bits, shared by cast.wgsl and the packed-f16 kernels
+// IEEE half <-> single on the bits, for cast.wgsl (both ways) and the f16 kernels' writes
 // (src/backend/wgsl-half.ts). Integer arithmetic, not pack2x16float / unpack2x16float: WGSL
 // leaves those indeterminate outside the f16 range (overflow must give infinity) and lets the
 // implementation pick the rounding direction, while every backend must round to nearest even

@@ -28,9 +28,10 @@ export interface KernelParams {
   /** out[i] = op(x[i]) for i < size. */
   unary: { op: UnaryOp; size: number; dtype?: FloatDType };
   /**
-   * x (f32) viewed as [outer, reduce, inner] -> out[o, i] over r of x[o, r, i]. sum and mean
-   * accept reduce = 0 (out = 0 / NaN); max, min (NaN-propagating) and argmax, argmin (i32 out,
-   * first index, NaN counts as the extreme) need reduce >= 1.
+   * x (f32, or f16 with dtype) viewed as [outer, reduce, inner] -> out[o, i] over r of
+   * x[o, r, i]. sum and mean accept reduce = 0 (out = 0 / NaN); max, min (NaN-propagating)
+   * and argmax, argmin (f32 only; i32 out, first index, NaN counts as the extreme) need
+   * reduce >= 1.
    */
   reduce: { op: ReduceOp; outer: number; reduce: number; inner: number; dtype?: FloatDType };
   /**

@@ -5,8 +5,11 @@
  * {{IO}} by `floatIO`, and compute in f32 whatever the storage:
  *   f32         array<f32>.
  *   f16-packed  every adapter: halves packed two to a u32 (element i in bits 16 (i & 1) of word
- *               i >> 1). Reads decode the half exactly; writes round to nearest even
- *               (kernels/half.wgsl). The output is array<atomic<u32>>: a single half is
+ *               i >> 1). Reads use unpack2x16float (exact for every finite half, subnormals
+ *               included; WGSL float code may assume no NaN or infinity anyway, and decoding
+ *               on the bits made the rb matmul 2x slower on SwiftShader). Writes round to
+ *               nearest even on the bits (kernels/half.wgsl): pack2x16float leaves overflow
+ *               indeterminate and the rounding direction to the implementation. The output is array<atomic<u32>>: a single half is
  *               written by clearing and setting its 16 bits with atomicAnd / atomicOr, so two
  *               invocations (or workgroups) that own the two halves of a word never clobber
  *               each other, whatever the parity of offsets, row lengths or tails; st<Name>2
@@ -42,7 +45,7 @@ export function floatIO(s: FloatStorage, inputs: [string, number | string][], ou
   for (const [x, b] of inputs) {
     if (s === 'f32') lines.push(`${at(b)} var<storage, read> ${x}: array<f32>;`, `fn ld${x}(i: u32) -> f32 { return ${x}[i]; }`);
     else if (s === 'f16-native') lines.push(`${at(b)} var<storage, read> ${x}: array<f16>;`, `fn ld${x}(i: u32) -> f32 { return f32(${x}[i]); }`);
-    else lines.push(`${at(b)} var<storage, read> ${x}: array<u32>;`, `fn ld${x}(i: u32) -> f32 { return bitcast<f32>(halfToF32Bits((${x}[i >> 1u] >> ((i & 1u) * 16u)) & 0xffffu)); }`);
+    else lines.push(`${at(b)} var<storage, read> ${x}: array<u32>;`, `fn ld${x}(i: u32) -> f32 { return unpack2x16float(${x}[i >> 1u])[i & 1u]; }`);
   }
   const [o, b] = output;
   if (s === 'f32') {
