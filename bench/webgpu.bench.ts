@@ -3,7 +3,8 @@
  * run (`npm run bench:gpu`; writes bench/results/webgpu.json). Three measurements:
  *
  * 1. matmul GFLOP/s at N = 128, 256, 512 for every rung (naive, tiled, rb; the default path
- *    picks rb for these) and for tfjs-webgpu's tf.matMul. One sample = dispatch + read the
+ *    picks rb for these) and for tfjs-webgpu's tf.matMul; at N = 256, 512 also the rb rung on
+ *    f16 operands (packed two halves to a word without shader-f16; tandem-rb-f16). One sample = dispatch + read the
  *    whole output back, for both libraries (the read is the only sync point WebGPU offers).
  *    Engines are interleaved over ROUNDS rounds (the machine is shared; see gemm.bench.ts).
  * 2. Cold start: a fresh Node process per sample, from process start to the first matmul
@@ -51,6 +52,7 @@ if (cold) {
 const { acquireGPU } = await import('../src/backend/acquire.ts');
 const { WebGPUBackend } = await import('../src/backend/webgpu.ts');
 const { MATMUL_VARIANTS, chooseMatmul, matmulProgram } = await import('../src/backend/wgsl-matmul.ts');
+const { f16BitsToF32, f32ToF16Bits } = await import('../src/f16.ts');
 type Backend = InstanceType<typeof WebGPUBackend>;
 
 const got = await acquireGPU();
@@ -110,6 +112,20 @@ for (const [N, iterations] of [[128, 4], [256, 2], [512, 1]]) {
     async result() { be.dispatch(prog, [A, B], C); const d = await be.read(C, N * N * 4); return new Float32Array(d.buffer, d.byteOffset, N * N); },
     run() { return this.result(); },
   }]);
+  // f16: the same rb rung reading and writing halves (the inputs rounded to f16 on upload).
+  const halves = (x: Float32Array) => Uint16Array.from(x, f32ToF16Bits);
+  const A16 = be.alloc(N * N * 2), B16 = be.alloc(N * N * 2), C16 = be.alloc(N * N * 2);
+  if (N >= 256) {
+    be.write(A16, halves(a)); be.write(B16, halves(b));
+    const { fallback: _, ...prog16 } = matmulProgram({ ...p, dtype: 'f16' }, be.limits, 'rb');
+    await be.precompile([prog16]);
+    // A sample reads the halves back but does not decode them on the host (result() does).
+    const bytes = async () => { be.dispatch(prog16, [A16, B16], C16); return be.read(C16, N * N * 2); };
+    engines.push(['tandem-rb-f16', {
+      async result() { const d = await bytes(); return Float32Array.from(new Uint16Array(d.buffer, d.byteOffset, N * N), f16BitsToF32); },
+      run: bytes,
+    }]);
+  }
   const tA = tf.tensor(a, [N, N]), tB = tf.tensor(b, [N, N]);
   engines.push(['tfjs-webgpu', {
     async result() { const c = tf.matMul(tA, tB); const d = (await c.data()) as Float32Array; c.dispose(); return d; },
@@ -127,12 +143,13 @@ for (const [N, iterations] of [[128, 4], [256, 2], [512, 1]]) {
     rows.push({ n: N, engine, medianMs, gflops: (2 * N ** 3) / medianMs / 1e6, samples, maxRelDiffVsRb: d / (s || 1) });
   }
   console.error(`N=${N}: ${rows.filter((r) => r.n === N).map((r) => `${r.engine} ${r.gflops.toFixed(3)}`).join(', ')} GFLOP/s`);
-  be.free(A); be.free(B); be.free(C); tA.dispose(); tB.dispose();
+  be.free(A); be.free(B); be.free(C); be.free(A16); be.free(B16); be.free(C16); tA.dispose(); tB.dispose();
 }
 const at = (n: number, e: string) => rows.find((r) => r.n === n && r.engine === e)!;
 const matmulRatios = [128, 256, 512].map((n) => {
-  const best = rows.filter((r) => r.n === n && r.engine.startsWith('tandem-')).sort((x, y) => x.medianMs - y.medianMs)[0];
-  return { n, defaultRung: chooseMatmul({ m: n, k: n, n }), bestRung: best.engine, bestOverTfjs: at(n, 'tfjs-webgpu').medianMs / best.medianMs, rbOverTfjs: at(n, 'tfjs-webgpu').medianMs / at(n, 'tandem-rb').medianMs, rbOverTiled: at(n, 'tandem-tiled').medianMs / at(n, 'tandem-rb').medianMs, rbOverNaive: at(n, 'tandem-naive').medianMs / at(n, 'tandem-rb').medianMs };
+  const best = rows.filter((r) => r.n === n && r.engine.startsWith('tandem-') && !r.engine.endsWith('-f16')).sort((x, y) => x.medianMs - y.medianMs)[0];
+  const f16 = rows.find((r) => r.n === n && r.engine === 'tandem-rb-f16');
+  return { n, rbF16OverRbF32: f16 ? at(n, 'tandem-rb').medianMs / f16.medianMs : null, defaultRung: chooseMatmul({ m: n, k: n, n }), bestRung: best.engine, bestOverTfjs: at(n, 'tfjs-webgpu').medianMs / best.medianMs, rbOverTfjs: at(n, 'tfjs-webgpu').medianMs / at(n, 'tandem-rb').medianMs, rbOverTiled: at(n, 'tandem-tiled').medianMs / at(n, 'tandem-rb').medianMs, rbOverNaive: at(n, 'tandem-naive').medianMs / at(n, 'tandem-rb').medianMs };
 });
 
 // ---- 1b. vector products: the gemv rung (the default for m = 1 or n = 1) against rb ----
@@ -211,7 +228,7 @@ const coldStart = { n: COLD_N, tandemMs: median(coldSamples.tandem), tfjsMs: med
 console.error(`cold start to first ${COLD_N}x${COLD_N} matmul: tandem ${coldStart.tandemMs.toFixed(0)} ms, tfjs-webgpu ${coldStart.tfjsMs.toFixed(0)} ms`);
 
 console.table(rows.map((r) => ({ N: r.n, engine: r.engine, ms: r.medianMs.toFixed(1), 'GFLOP/s': r.gflops.toFixed(3), 'max rel diff vs rb': r.maxRelDiffVsRb.toExponential(1) })));
-console.table(matmulRatios.map((r) => ({ N: r.n, best: r.bestRung, 'best / tfjs': `${r.bestOverTfjs.toFixed(2)}x`, 'rb / tiled': `${r.rbOverTiled.toFixed(2)}x`, 'rb / naive': `${r.rbOverNaive.toFixed(2)}x` })));
+console.table(matmulRatios.map((r) => ({ N: r.n, best: r.bestRung, 'best / tfjs': `${r.bestOverTfjs.toFixed(2)}x`, 'rb / tiled': `${r.rbOverTiled.toFixed(2)}x`, 'rb / naive': `${r.rbOverNaive.toFixed(2)}x`, 'rb f16 / rb f32': r.rbF16OverRbF32 === null ? '' : `${r.rbF16OverRbF32.toFixed(2)}x` })));
 
 const result = {
   bench: 'webgpu', date: new Date().toISOString(), runtime: `node ${process.version}`,
@@ -219,7 +236,7 @@ const result = {
   peer: { name: 'tfjs-webgpu', version: version('@tensorflow/tfjs-backend-webgpu'), config: 'tfjs-core + tfjs-backend-webgpu, default flags (but WEBGPU_CPU_FORWARD false for the dispatch rows), tf.matMul / tf.add, navigator.gpu = the GPU object acquire.ts made (same Dawn instance and adapter, own device)' },
   rbTile: matmulProgram({ m: 512, k: 512, n: 512 }, be.limits, 'rb').key,
   compileMs: { note: 'one pipeline compile per rung (precompile on a miss), the reason small products run naive while rb compiles', ...compileMs },
-  matmul: { note: 'one sample = dispatch + read back the whole output; median over interleaved rounds; ratios are tfjs median / Tandem median (> 1: Tandem faster)', rows, ratios: matmulRatios },
+  matmul: { note: 'one sample = dispatch + read back the whole output; median over interleaved rounds; ratios are tfjs median / Tandem median (> 1: Tandem faster); rbF16OverRbF32 is rb f32 median / rb f16 median (> 1: f16 faster); the f16 row\'s maxRelDiffVsRb is its f16 rounding (inputs and output), not an error', rows, ratios: matmulRatios },
   vector: { note: 'm = 1 or n = 1: dispatch + read back; gemv is what PROGRAMS.matmul picks for these', rows: vecRows },
   coldStart: { note: 'ms from process start (performance.now() in the child) to the first matmul result: import, adapter, device, compile, upload, compute, read; fresh node process per sample, alternating libraries; Tandem through dist/tandem.js (T.init also starts the Wasm engine)', ...coldStart },
   dispatch: { encodeMedianUs, note: `${CHAIN} dependent 4-element adds then one read; encodeMedianUs is the JS side alone (µs per run() call, before the read); one-submit records all of them into one command buffer (batchLimit Infinity), submit-each submits every dispatch (batchLimit 1); tfjs-webgpu with WEBGPU_CPU_FORWARD false (else it adds tiny tensors on the CPU), its default batching`, ...dispatch },

@@ -2,6 +2,8 @@
 // {{EXPR}} is the op's f32 expression in a and b, from src/ops/elementwise-spec.ts.
 // Shapes and strides travel in the uniform, so one pipeline per op serves every shape of
 // rank <= 8. The grid may be 2-D when there are more than 65535 workgroups.
+// IO (spliced at the IO marker): ldA / ldB / stOut over f32 or f16 storage (src/backend/wgsl-half.ts). main: one
+// element per invocation (f32); pairs: one output word of two halves per invocation (f16).
 
 struct Params {
   rank: u32,
@@ -13,9 +15,7 @@ struct Params {
   bStride: array<vec4<u32>, 2>,
 }
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
+{{IO}}
 @group(0) @binding(3) var<uniform> P: Params;
 
 fn op(a: f32, b: f32) -> f32 {
@@ -25,9 +25,23 @@ fn op(a: f32, b: f32) -> f32 {
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  if (i >= P.total) {
-    return;
+  if (i < P.total) {
+    stOut(i, at(i));
   }
+}
+
+@compute @workgroup_size(256)
+fn pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = 2u * (gid.x + gid.y * nwg.x * 256u);
+  if (i + 1u < P.total) {
+    stOut2(i, vec2<f32>(at(i), at(i + 1u)));
+  } else if (i < P.total) {
+    stOut(i, at(i));
+  }
+}
+
+// op at output element i: its operands' offsets from the collapsed broadcast.
+fn at(i: u32) -> f32 {
   var rem = i;
   var ia = 0u;
   var ib = 0u;
@@ -40,5 +54,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ia += c * P.aStride[q][r];
     ib += c * P.bStride[q][r];
   }
-  Out[i] = op(A[ia], B[ib]);
+  return op(ldA(ia), ldB(ib));
 }

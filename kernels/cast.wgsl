@@ -91,38 +91,8 @@ fn u8_f32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   }
 }
 
-fn toHalf(bits: u32) -> u32 {
-  let sign = (bits >> 16u) & 0x8000u;
-  let ex = (bits >> 23u) & 0xffu;
-  var mant = bits & 0x7fffffu;
-  if (ex == 0xffu) {
-    return sign | 0x7c00u | select(0u, 0x200u | (mant >> 13u), mant != 0u); // Inf / NaN
-  }
-  let e = i32(ex) - 127 + 15;
-  if (e >= 31) {
-    return sign | 0x7c00u; // overflow
-  }
-  if (e <= 0) {
-    if (e < -10) {
-      return sign; // underflows to zero
-    }
-    mant |= 0x800000u;
-    let shift = u32(14 - e);
-    let half = 1u << (shift - 1u);
-    let rest = mant & ((1u << shift) - 1u);
-    var m = mant >> shift;
-    if (rest > half || (rest == half && (m & 1u) == 1u)) {
-      m += 1u;
-    }
-    return sign | m;
-  }
-  var h = sign | (u32(e) << 10u) | (mant >> 13u);
-  let rest = mant & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u) == 1u)) {
-    h += 1u; // may carry into the exponent: correct
-  }
-  return h;
-}
+// toHalf, halfToF32Bits: kernels/half.wgsl, spliced in.
+{{HALF}}
 
 @compute @workgroup_size(256)
 fn f32_f16(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -144,17 +114,5 @@ fn f16_f32(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     return;
   }
   let h = (In[i / 2u] >> (16u * (i % 2u))) & 0xffffu;
-  let sign = (h & 0x8000u) << 16u;
-  let ex = (h >> 10u) & 0x1fu;
-  let mant = h & 0x3ffu;
-  var bits = 0u;
-  if (ex == 0x1fu) {
-    bits = 0x7f800000u | select(0u, 0x400000u | (mant << 13u), mant != 0u); // Inf / quiet NaN
-  } else if (ex != 0u) {
-    bits = ((ex + 112u) << 23u) | (mant << 13u);
-  } else if (mant != 0u) { // subnormal half: a normal f32, mant * 2^-24
-    let top = 31u - countLeadingZeros(mant);
-    bits = ((top + 103u) << 23u) | ((mant << (23u - top)) & 0x7fffffu);
-  }
-  Out[i] = sign | bits;
+  Out[i] = halfToF32Bits(h);
 }

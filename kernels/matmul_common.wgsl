@@ -4,9 +4,11 @@
 // with A' = A [m, k] or, when flags bit 0 is set, the transpose of a stored [k, m]; B' likewise
 // (bit 1; [k, n] or stored [n, k]). Batch offsets come from the collapsed batch shape and
 // per-operand strides (0 = broadcast) in the uniform, so one pipeline serves every shape.
-// Spliced per pipeline: {{BIAS_DECL}} (the bias binding, or nothing), {{BIAS}} (an f32
-// expression of column j), {{OUT}} / {{PARAMS}} (binding numbers: the backend binds inputs,
-// then the output, then the uniform), {{ACT}} (an f32 expression in `a`, src/ops/activation.ts).
+// Spliced per pipeline: the IO block (A, B, Bias when there is one, and C over f32 or f16 storage,
+// read with ldA / ldB / ldBias and written with stC / stC2: src/backend/wgsl-half.ts; f16
+// products accumulate in f32), {{BIAS}} (an f32 expression of column j), {{PARAMS}} (the
+// uniform's binding: the backend binds inputs, then the output, then the uniform), {{ACT}}
+// (an f32 expression in `a`, src/ops/activation.ts).
 
 struct Params {
   m: u32,
@@ -22,10 +24,7 @@ struct Params {
   bStride: array<vec4<u32>, 2>,
 }
 
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-{{BIAS_DECL}}
-@group(0) @binding({{OUT}}) var<storage, read_write> C: array<f32>;
+{{IO}}
 @group(0) @binding({{PARAMS}}) var<uniform> P: Params;
 
 fn act(a: f32) -> f32 {
@@ -55,10 +54,10 @@ fn batchOffsets(t: u32) -> vec2<u32> {
 // special case in the rungs that stage tiles.
 fn loadA(off: u32, i: u32, p: u32) -> f32 {
   if (i >= P.m || p >= P.k) { return 0.0; }
-  return A[off + select(i * P.k + p, p * P.m + i, (P.flags & 1u) != 0u)];
+  return ldA(off + select(i * P.k + p, p * P.m + i, (P.flags & 1u) != 0u));
 }
 
 fn loadB(off: u32, p: u32, j: u32) -> f32 {
   if (p >= P.k || j >= P.n) { return 0.0; }
-  return B[off + select(p * P.n + j, j * P.k + p, (P.flags & 2u) != 0u)];
+  return ldB(off + select(p * P.n + j, j * P.k + p, (P.flags & 2u) != 0u));
 }

@@ -33,6 +33,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
   if (lid.y == 0u && l < len) {
-    C[wid.z * P.m * P.n + l] = act(partial[0][lid.x] + biasAt(select(0u, l, rowVec)));
+    stC(wid.z * P.m * P.n + l, act(partial[0][lid.x] + biasAt(select(0u, l, rowVec))));
   }
 }

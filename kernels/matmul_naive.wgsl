@@ -13,5 +13,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   for (var p = 0u; p < P.k; p++) {
     acc += loadA(off.x, i, p) * loadB(off.y, p, j);
   }
-  C[wid.z * P.m * P.n + i * P.n + j] = act(acc + biasAt(j));
+  stC(wid.z * P.m * P.n + i * P.n + j, act(acc + biasAt(j)));
 }

@@ -74,9 +74,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
 // arrays indexed in loops: a compiler that does not unroll (SwiftShader's, ~5x
 // slower) keeps a function-scope array in memory, where the per-invocation gathers cost more
 // than the arithmetic.
+// Four columns in range starting at an even element go out as two stC2 (whole words of f16);
+// otherwise (odd n puts odd rows at odd elements; the last tile's tail) one element at a time.
 fn store4(row: u32, j: u32, v: vec4<f32>) {
-  if (j < P.n) { C[row + j] = act(v.x + biasAt(j)); }
-  if (j + 1u < P.n) { C[row + j + 1u] = act(v.y + biasAt(j + 1u)); }
-  if (j + 2u < P.n) { C[row + j + 2u] = act(v.z + biasAt(j + 2u)); }
-  if (j + 3u < P.n) { C[row + j + 3u] = act(v.w + biasAt(j + 3u)); }
+  if (j + 3u < P.n && ((row + j) & 1u) == 0u) {
+    stC2(row + j, vec2<f32>(act(v.x + biasAt(j)), act(v.y + biasAt(j + 1u))));
+    stC2(row + j + 2u, vec2<f32>(act(v.z + biasAt(j + 2u)), act(v.w + biasAt(j + 3u))));
+    return;
+  }
+  if (j < P.n) { stC(row + j, act(v.x + biasAt(j))); }
+  if (j + 1u < P.n) { stC(row + j + 1u, act(v.y + biasAt(j + 1u))); }
+  if (j + 2u < P.n) { stC(row + j + 2u, act(v.z + biasAt(j + 2u))); }
+  if (j + 3u < P.n) { stC(row + j + 3u, act(v.w + biasAt(j + 3u))); }
 }

@@ -25,6 +25,6 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
   if (row < P.m && col < P.n) {
-    C[wid.z * P.m * P.n + row * P.n + col] = act(acc + biasAt(col));
+    stC(wid.z * P.m * P.n + row * P.n + col, act(acc + biasAt(col)));
   }
 }

@@ -1,7 +1,8 @@
 // Reduction along one axis; X is viewed as [outer, reduce, inner], Out as [outer, inner].
 // {{COMBINE}} folds b into a (a + b, max(a, b), ...); P.identity is its identity (0, -inf,
 // +inf), passed at run time because WGSL rejects infinite constant expressions. The result is
-// divided by P.divisor (1, or reduce for mean, as PyTorch divides).
+// divided by P.divisor (1, or reduce for mean, as PyTorch divides). IO (spliced): ldX / stOut over f32
+// or f16 storage (src/backend/wgsl-half.ts); f16 sums accumulate in f32.
 // rows: inner == 1. One workgroup per output; 256 invocations stride over the row, then a
 //       tree in workgroup memory. (Subgroup reductions come with the WGSL kernel issue.)
 // cols: inner > 1. One invocation per output, walking down the reduced axis; neighbouring
@@ -18,8 +19,7 @@ struct Params {
   _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Out: array<f32>;
+{{IO}}
 @group(0) @binding(2) var<uniform> P: Params;
 
 var<workgroup> partial: array<f32, 256>;
@@ -37,7 +37,7 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
   var s: f32 = P.identity;
   for (var r = lid.x; r < P.reduce; r += 256u) {
-    s = combine(s, X[o * P.reduce + r]);
+    s = combine(s, ldX(o * P.reduce + r));
   }
   partial[lid.x] = s;
   workgroupBarrier();
@@ -48,7 +48,7 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
   if (lid.x == 0u) {
-    Out[o] = partial[0] / P.divisor;
+    stOut(o, partial[0] / P.divisor);
   }
 }
 
@@ -62,7 +62,7 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = t % P.inner;
   var s: f32 = P.identity;
   for (var r = 0u; r < P.reduce; r++) {
-    s = combine(s, X[(o * P.reduce + r) * P.inner + i]);
+    s = combine(s, ldX((o * P.reduce + r) * P.inner + i));
   }
-  Out[t] = s / P.divisor;
+  stOut(t, s / P.divisor);
 }

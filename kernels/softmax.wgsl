@@ -5,6 +5,7 @@
 // for the sum, then a third strided pass writes. n need not be a multiple of 256; idle lanes
 // hold the fold's identity. P.log selects the form at run time, so one pipeline serves both.
 // P.negInf is -inf, passed in because WGSL rejects infinite constant expressions.
+// IO (spliced at the IO marker): ldX / stOut over f32 or f16 storage (src/backend/wgsl-half.ts).
 struct Params {
   rows: u32,
   n: u32,
@@ -12,8 +13,7 @@ struct Params {
   negInf: f32,
 }
 
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Out: array<f32>;
+{{IO}}
 @group(0) @binding(2) var<uniform> P: Params;
 
 var<workgroup> partial: array<f32, 256>;
@@ -49,7 +49,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let base = row * P.n;
   var m = P.negInf;
   for (var i = lid.x; i < P.n; i += 256u) {
-    m = max(m, X[base + i]);
+    m = max(m, ldX(base + i));
   }
   partial[lid.x] = m;
   treeMax(lid.x);
@@ -57,14 +57,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   workgroupBarrier(); // everyone has read partial[0] before it is overwritten
   var s = 0.0;
   for (var i = lid.x; i < P.n; i += 256u) {
-    s += exp(X[base + i] - rowMax);
+    s += exp(ldX(base + i) - rowMax);
   }
   partial[lid.x] = s;
   treeSum(lid.x);
   let total = partial[0];
   let logTotal = log(total);
   for (var i = lid.x; i < P.n; i += 256u) {
-    let z = X[base + i] - rowMax;
-    Out[base + i] = select(exp(z) / total, z - logTotal, P.log != 0u);
+    let z = ldX(base + i) - rowMax;
+    stOut(base + i, select(exp(z) / total, z - logTotal, P.log != 0u));
   }
 }

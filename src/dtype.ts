@@ -6,7 +6,8 @@
 import { DTypeError, ShapeError } from './errors.js';
 
 /**
- * Dtypes. f16 is storage (2 bytes, read back as f32 values); bool is one byte holding 0 or 1.
+ * Dtypes. f16 is 2 bytes, read back as f32 values; the float ops compute on it in f32 and
+ * round once. bool is one byte holding 0 or 1.
  * Which ops accept which dtypes is each op's business (src/ops/ops.ts).
  */
 export const DTYPES = ['f32', 'f16', 'i32', 'u8', 'bool'] as const;

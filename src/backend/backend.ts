@@ -12,20 +12,28 @@ import type { Activation } from '../ops/activation.js';
 import type { BinaryOp, CompareOp, UnaryOp } from '../ops/elementwise-spec.js';
 
 export type DeviceKind = 'cpu' | 'gpu' | 'ref';
+/**
+ * The float kernels (binary, unary, reduce but argmax/argmin, matmul, softmax) take `dtype`:
+ * absent or 'f32', or 'f16' when every input and the output are f16 (2 bytes per element):
+ * the kernel computes in f32 (matmul accumulates in f32) and rounds each result to f16 once,
+ * to nearest even (PyTorch's meaning of an f16 op).
+ */
+export type FloatDType = 'f32' | 'f16';
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin';
 
 /** Params of each kernel, in elements. Every backend implements every kernel in this table. */
 export interface KernelParams {
   /** out[i] = op(a[ia], b[ib]) over a collapsed broadcast (see ops/broadcast.ts). */
-  binary: { op: BinaryOp; shape: number[]; aStrides: number[]; bStrides: number[] };
+  binary: { op: BinaryOp; shape: number[]; aStrides: number[]; bStrides: number[]; dtype?: FloatDType };
   /** out[i] = op(x[i]) for i < size. */
-  unary: { op: UnaryOp; size: number };
+  unary: { op: UnaryOp; size: number; dtype?: FloatDType };
   /**
-   * x (f32) viewed as [outer, reduce, inner] -> out[o, i] over r of x[o, r, i]. sum and mean
-   * accept reduce = 0 (out = 0 / NaN); max, min (NaN-propagating) and argmax, argmin (i32 out,
-   * first index, NaN counts as the extreme) need reduce >= 1.
+   * x (f32, or f16 with dtype) viewed as [outer, reduce, inner] -> out[o, i] over r of
+   * x[o, r, i]. sum and mean accept reduce = 0 (out = 0 / NaN); max, min (NaN-propagating)
+   * and argmax, argmin (f32 only; i32 out, first index, NaN counts as the extreme) need
+   * reduce >= 1.
    */
-  reduce: { op: ReduceOp; outer: number; reduce: number; inner: number };
+  reduce: { op: ReduceOp; outer: number; reduce: number; inner: number; dtype?: FloatDType };
   /**
    * Batched matrix product with a fused epilogue, for t < prod(batchShape), i < m, j < n:
    *   out[t][i, j] = act(sum over p < k of A'[t][i, p] * B'[t][p, j]  + bias[j])
@@ -40,7 +48,7 @@ export interface KernelParams {
     m: number; k: number; n: number;
     transposeA?: boolean; transposeB?: boolean;
     batchShape?: number[]; aBatchStrides?: number[]; bBatchStrides?: number[];
-    bias?: boolean; activation?: Activation;
+    bias?: boolean; activation?: Activation; dtype?: FloatDType;
   };
   /**
    * Strided copy of elements of `itemBytes` bytes: for every index i of `shape`,
@@ -49,7 +57,7 @@ export interface KernelParams {
    */
   copy: { itemBytes: 1 | 2 | 4; shape: number[]; srcStrides: number[]; dstStrides: number[]; srcOffset: number; dstOffset: number };
   /** softmax or log-softmax of each contiguous f32 row of n (n >= 1). */
-  softmax: { rows: number; n: number; log: boolean };
+  softmax: { rows: number; n: number; log: boolean; dtype?: FloatDType };
   /** Layer norm of each contiguous f32 row of n; inputs [x, weight?, bias?] (n-vectors). */
   layerNorm: { rows: number; n: number; eps: number; weight: boolean; bias: boolean };
   /**

@@ -1,12 +1,15 @@
 /**
  * The reference backend: plain TypeScript, accumulating in f64, storing f32. It is the oracle
  * every other backend is tested against, so it is written for obviousness, not speed.
+ * f16 float kernels decode their inputs exactly, run the f32 kernel, and round to f16 once
+ * (f16-compute.ts).
  */
 import { IndexError } from '../errors.js';
 import { ACTIVATIONS } from '../ops/activation.js';
 import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { BYTE_KERNELS, type ByteKernels } from './reference-bytes.js';
+import { isHalfCall, runHalfViaF32 } from './f16-compute.js';
 
 type Own = Exclude<KernelName, 'copy' | keyof ByteKernels>;
 type Kernels = { [K in Own]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
@@ -148,6 +151,7 @@ export class ReferenceBackend implements Backend<Uint8Array> {
   write(buf: Uint8Array, data: ArrayBufferView): void { buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); }
   async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
+    if (isHalfCall(kernel, params)) return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);
     if (kernel === 'copy') return copyBytes(inputs[0], output, params as KernelParams['copy']);
     const table = (kernel in BYTE_KERNELS ? BYTE_KERNELS : kernels) as Record<string, (i: Uint8Array[], o: Uint8Array, p: KernelParams[K]) => void>;
     table[kernel](inputs, output, params);

@@ -10,6 +10,7 @@
  * same bits whatever the thread count.
  */
 import { SlabHeap } from '../alloc/slab.js';
+import { isHalfCall, runHalfViaF32 } from './f16-compute.js';
 import { ITEM_BYTES } from '../dtype.js';
 import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
 import type { AdamParams, Backend, KernelName, KernelParams } from './backend.js';
@@ -119,6 +120,8 @@ export class WasmBackend implements Backend<WasmBuf> {
     return new Uint8Array(this.memory.buffer).slice(buf.ptr, buf.ptr + bytes);
   }
   run<K extends KernelName>(kernel: K, inputs: WasmBuf[], output: WasmBuf, params: KernelParams[K]): void {
+    // f16 float kernels: the Wasm cast kernels around the f32 kernel (f16-compute.ts).
+    if (isHalfCall(kernel, params)) return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);
     (this.kernels[kernel] as (i: WasmBuf[], o: WasmBuf, p: KernelParams[K]) => void)(inputs, output, params);
   }
   destroy(): void {

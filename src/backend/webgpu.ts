@@ -33,6 +33,7 @@ import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
 import { UploadRing } from '../alloc/staging.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
+import { nativeF16 } from './wgsl-half.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
@@ -81,6 +82,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.limits = {
       maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
       tile: { maxInvocations: l.maxComputeInvocationsPerWorkgroup, maxSizeX: l.maxComputeWorkgroupSizeX, maxSizeY: l.maxComputeWorkgroupSizeY, maxSharedBytes: l.maxComputeWorkgroupStorageSize },
+      nativeF16: nativeF16(device.features),
     };
     this.pool = new GPUBufferPool(device, () => this.encoder !== null, poolOptions);
     this.uploads = new UploadRing(device, 1 << 20, 4, (bytes) => this.pool.reserved(bytes));

@@ -11,6 +11,7 @@ import { WGSL } from '../gen/wgsl.js';
 import { ACTIVATIONS } from '../ops/activation.js';
 import type { KernelParams } from './backend.js';
 import type { GridLimits, Program } from './wgsl-programs.js';
+import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
 
 export type MatmulVariant = 'naive' | 'tiled' | 'rb' | 'gemv';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'tiled', 'rb', 'gemv'];
@@ -67,6 +68,7 @@ function rbSplice(tmpl: string, t: RbTile): string {
 export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, variant: MatmulVariant = chooseMatmul(p), rb?: RbTile): Program {
   const { m, k, n, batchShape = [], aBatchStrides = [], bBatchStrides = [] } = p;
   const bias = !!p.bias, activation = p.activation ?? 'none';
+  const storage = floatStorage(p.dtype, lim.nativeF16);
   const tl: TileLimits = { ...CORE, ...lim.tile };
   const batches = batchShape.reduce((x, y) => x * y, 1);
   if (batches > lim.maxWorkgroupsPerDim) throw new DeviceError(`gpu: matmul over ${batches} batches exceeds this adapter's ${lim.maxWorkgroupsPerDim} workgroups per dispatch dimension`);
@@ -99,18 +101,18 @@ export function matmulProgram(p: KernelParams['matmul'], lim: GridLimits, varian
     grid = [Math.ceil(groups / y), y, batches];
   }
   if (grid[0] > lim.maxWorkgroupsPerDim || grid[1] > lim.maxWorkgroupsPerDim) throw new DeviceError(`gpu: a ${m}x${n} matmul needs ${grid[0]}x${grid[1]} workgroups, over this adapter's ${lim.maxWorkgroupsPerDim} per dimension`);
-  const key = { kernel: 'matmul', variant, ...tile, bias: bias ? 1 : 0, activation };
+  const key = { kernel: 'matmul', variant, ...tile, bias: bias ? 1 : 0, activation, storage };
   // The code is a function of the key alone: spliced once per key, not per run.
   const keyText = JSON.stringify(key);
   let code = CODE.get(keyText);
   if (code === undefined) {
     // Bindings follow the backend's order: inputs (a, b[, bias]), output, uniforms.
-    code = body().replace('{{COMMON}}', WGSL.matmul_common)
-      .replaceAll('{{BIAS_DECL}}', bias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : '')
-      .replaceAll('{{BIAS}}', bias ? 'Bias[j]' : '0.0')
-      .replaceAll('{{OUT}}', bias ? '3' : '2')
+    const inputs: [string, number][] = bias ? [['A', 0], ['B', 1], ['Bias', 2]] : [['A', 0], ['B', 1]];
+    code = withHalf(storage, body().replace('{{COMMON}}', WGSL.matmul_common)
+      .replace('{{IO}}', floatIO(storage, inputs, ['C', bias ? 3 : 2]))
+      .replaceAll('{{BIAS}}', bias ? 'ldBias(j)' : '0.0')
       .replaceAll('{{PARAMS}}', bias ? '4' : '3')
-      .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl);
+      .replaceAll('{{ACT}}', ACTIVATIONS[activation].wgsl));
     CODE.set(keyText, code);
   }
   const prog: Program = { key, code, entry: 'main', grid, uniforms: u };

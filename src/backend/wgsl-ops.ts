@@ -14,6 +14,7 @@ import { DeviceError } from '../errors.js';
 import { COMPARE } from '../ops/elementwise-spec.js';
 import type { KernelParams } from './backend.js';
 import { grid1d, type GridLimits, type Program } from './wgsl-programs.js';
+import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
 
 const WG = 256;
 const groups = (n: number) => Math.ceil(n / WG);
@@ -47,8 +48,10 @@ export function argReduce({ op, outer, reduce, inner }: KernelParams['reduce'], 
 }
 
 export const OPS_PROGRAMS = {
-  softmax({ rows, n, log }: KernelParams['softmax'], lim: GridLimits): Program {
-    return { key: { kernel: 'softmax' }, code: WGSL.softmax, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) };
+  softmax({ rows, n, log, dtype }: KernelParams['softmax'], lim: GridLimits): Program {
+    const s = floatStorage(dtype, lim.nativeF16);
+    const code = withHalf(s, WGSL.softmax.replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
+    return { key: { kernel: 'softmax', storage: s }, code, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) };
   },
   layerNorm({ rows, n, eps, weight, bias }: KernelParams['layerNorm'], lim: GridLimits): Program {
     // Bindings follow the backend's order: x, weight?, bias?, out, uniform.
@@ -122,7 +125,7 @@ export const OPS_PROGRAMS = {
       if (to === 'f16') invocations = Math.ceil(size / 2);
     }
     if (!['copy', 'f32_i32', 'i32_f32', 'u8_f32', 'f32_f16', 'f16_f32'].includes(entry)) throw new DeviceError(`gpu: cast ${from} -> ${to} is not implemented on gpu`);
-    return { key: { kernel: 'cast', entry }, code: WGSL.cast, entry, grid: grid1d(groups(invocations), lim), uniforms: uniforms([entry === 'copy' ? invocations : size]) };
+    return { key: { kernel: 'cast', entry }, code: WGSL.cast.replace('{{HALF}}', WGSL.half), entry, grid: grid1d(groups(invocations), lim), uniforms: uniforms([entry === 'copy' ? invocations : size]) };
   },
   normalizeImage({ height, width, channels, mean, std }: KernelParams['normalizeImage'], lim: GridLimits): Program {
     const pixels = height * width;

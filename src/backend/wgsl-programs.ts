@@ -10,6 +10,7 @@ import type { KernelName, KernelParams, ReduceOp } from './backend.js';
 import type { DescribeIndexError } from './gpu-index-errors.js';
 import { OPS_PROGRAMS, argReduce } from './wgsl-ops.js';
 import { type TileLimits, matmulProgram } from './wgsl-matmul.js';
+import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
 
 export interface Program {
   /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
@@ -28,8 +29,12 @@ export interface Program {
   fallback?: Program;
 }
 
-/** The adapter limits programs size their grids and tiles by (absent tile fields: core minimums). */
-export interface GridLimits { maxWorkgroupsPerDim: number; tile?: Partial<TileLimits> }
+/**
+ * The adapter limits programs size their grids and tiles by (absent tile fields: core
+ * minimums), and whether f16 operands may use native f16 storage (the device has shader-f16
+ * and the runtime's WGSL front end accepts `enable f16`; wgsl-half.ts).
+ */
+export interface GridLimits { maxWorkgroupsPerDim: number; tile?: Partial<TileLimits>; nativeF16?: boolean }
 
 /** Spread `groups` workgroups over x, then y, within the per-dimension limit. */
 export function grid1d(groups: number, lim: GridLimits): [number, number, number] {
@@ -59,7 +64,7 @@ type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Pr
 
 export const PROGRAMS = {
   ...OPS_PROGRAMS,
-  binary({ op, shape, aStrides, bStrides }, lim) {
+  binary({ op, shape, aStrides, bStrides, dtype }, lim) {
     const total = shape.reduce((x, y) => x * y, 1);
     const u = new Uint32Array(4 + 3 * 8);
     u[0] = shape.length;
@@ -67,12 +72,17 @@ export const PROGRAMS = {
     u.set(shape, 4);
     u.set(aStrides, 12);
     u.set(bStrides, 20);
-    return { key: { kernel: 'binary', op }, code: splice(WGSL.binary, BINARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
+    const s = floatStorage(dtype, lim.nativeF16), per = s === 'f32' ? 1 : 2;
+    const code = withHalf(s, splice(WGSL.binary, BINARY[op].wgsl).replace('{{IO}}', floatIO(s, [['A', 0], ['B', 1]], ['Out', 2])));
+    return { key: { kernel: 'binary', op, storage: s }, code, entry: per === 1 ? 'main' : 'pairs', grid: grid1d(Math.ceil(total / per / WG), lim), uniforms: u };
   },
-  unary({ op, size }, lim) {
-    return { key: { kernel: 'unary', op }, code: splice(WGSL.unary, UNARY[op].wgsl), entry: 'main', grid: grid1d(Math.ceil(size / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
+  unary({ op, size, dtype }, lim) {
+    // f16: one invocation per output word (two halves), so whole words are written at once.
+    const s = floatStorage(dtype, lim.nativeF16), per = s === 'f32' ? 1 : 2;
+    const code = withHalf(s, splice(WGSL.unary, UNARY[op].wgsl).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
+    return { key: { kernel: 'unary', op, storage: s }, code, entry: per === 1 ? 'main' : 'pairs', grid: grid1d(Math.ceil(size / per / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
   },
-  reduce({ op, outer, reduce, inner }, lim) {
+  reduce({ op, outer, reduce, inner, dtype }, lim) {
     if (op === 'argmax' || op === 'argmin') return argReduce({ op, outer, reduce, inner }, lim);
     const fold = REDUCE_WGSL[op];
     if (!fold) throw new DeviceError(`gpu: ${op} is not implemented on gpu yet`);
@@ -80,10 +90,11 @@ export const PROGRAMS = {
     const asF32 = new Float32Array(uniforms.buffer);
     asF32[3] = op === 'mean' ? reduce : 1;
     asF32[4] = fold.identity;
-    const code = WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine);
+    const s = floatStorage(dtype, lim.nativeF16);
+    const code = withHalf(s, WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
     const kind = op === 'mean' ? 'sum' : op; // mean is sum with a divisor: one pipeline
-    if (inner === 1) return { key: { kernel: 'reduce', op: kind, entry: 'rows' }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms };
-    return { key: { kernel: 'reduce', op: kind, entry: 'cols' }, code, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
+    if (inner === 1) return { key: { kernel: 'reduce', op: kind, entry: 'rows', storage: s }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms };
+    return { key: { kernel: 'reduce', op: kind, entry: 'cols', storage: s }, code, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
   },
   // The ladder and its choice of rung by shape live in wgsl-matmul.ts.
   matmul: (p, lim) => matmulProgram(p, lim),

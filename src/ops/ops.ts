@@ -8,7 +8,7 @@ import { DTYPES, type DType, ITEM_BYTES, type Shape, checkDType, fmtShape, normA
 import type { KernelName, KernelParams, ReduceOp } from '../backend/backend.js';
 import { broadcastAll, broadcastShapes, collapseBroadcast, collapseOperands } from './broadcast.js';
 import type { Activation } from './activation.js';
-import { type MatmulAttrs, planLinear, planMatmul } from './matmul-plan.js';
+import { type MatmulAttrs, type MatmulPlan, planLinear, planMatmul } from './matmul-plan.js';
 import type { BinaryOp, CompareOp, UnaryOp } from './elementwise-spec.js';
 
 export interface Plan<K extends KernelName = KernelName> {
@@ -31,13 +31,28 @@ interface Row<A> {
 }
 
 const ANY: readonly DType[] = ['f32', 'f16', 'i32', 'u8', 'bool'];
+/** Float compute dtypes: f16 ops read and write halves and compute in f32 (PyTorch's meaning). */
+const FLOAT: readonly DType[] = ['f32', 'f16'];
+
+/**
+ * The `dtype` field of a float kernel's params: absent for f32, 'f16' when every input is f16.
+ * Mixed f16/f32 inputs are refused rather than promoted (PyTorch would compute in f32): an
+ * implicit promotion would silently double the bandwidth the caller chose f16 to halve.
+ */
+function floatDType(op: string, dtypes: readonly DType[]): { dtype?: 'f16' } {
+  if (dtypes.some((d) => d !== dtypes[0])) {
+    throw new DTypeError(`${op}: inputs mix dtypes ${[...new Set(dtypes)].join(' and ')}; Tandem does not promote implicitly: cast one first, e.g. T.cast(x, 'f32')`);
+  }
+  return dtypes[0] === 'f16' ? { dtype: 'f16' } : {};
+}
 
 function binary(op: BinaryOp): Row<void> {
   return {
     arity: 2,
-    plan([a, b]) {
+    dtypes: FLOAT,
+    plan([a, b], _, dtypes) {
       const shape = broadcastShapes(a, b, op);
-      return { shape, kernel: 'binary', params: { op, ...collapseBroadcast(shape, a, b) } };
+      return { shape, kernel: 'binary', params: { op, ...collapseBroadcast(shape, a, b), ...floatDType(op, dtypes) } };
     },
   };
 }
@@ -47,21 +62,23 @@ function reduction(op: ReduceOp): Row<ReduceAttrs> {
   const needsElements = op !== 'sum' && op !== 'mean';
   return {
     arity: 1,
-    plan([x], { axis, keepDims = false }) {
+    // argmax/argmin stay f32-only: their kernels have no f16 twin yet.
+    dtypes: needsElements && op !== 'max' && op !== 'min' ? ['f32'] : FLOAT,
+    plan([x], { axis, keepDims = false }, dtypes) {
       const ax = axis === undefined ? null : normAxis(axis, x.length, op);
       const extent = ax === null ? numel(x) : x[ax];
       if (needsElements && extent === 0) throw new ShapeError(`${op}: cannot reduce an empty axis (shape ${fmtShape(x)})`);
       const shape = ax === null ? (keepDims ? x.map(() => 1) : []) : keepDims ? x.map((d, i) => (i === ax ? 1 : d)) : x.filter((_, i) => i !== ax);
       const params = ax === null
-        ? { op, outer: 1, reduce: numel(x), inner: 1 }
-        : { op, outer: numel(x.slice(0, ax)), reduce: x[ax], inner: numel(x.slice(ax + 1)) };
+        ? { op, outer: 1, reduce: numel(x), inner: 1, ...floatDType(op, dtypes) }
+        : { op, outer: numel(x.slice(0, ax)), reduce: x[ax], inner: numel(x.slice(ax + 1)), ...floatDType(op, dtypes) };
       return { shape, kernel: 'reduce', params, dtype: op === 'argmax' || op === 'argmin' ? 'i32' : undefined };
     },
   };
 }
 
 function unary(op: UnaryOp): Row<void> {
-  return { arity: 1, plan: ([x]) => ({ shape: x, kernel: 'unary', params: { op, size: numel(x) } }) };
+  return { arity: 1, dtypes: FLOAT, plan: ([x], _, dtypes) => ({ shape: x, kernel: 'unary', params: { op, size: numel(x), ...floatDType(op, dtypes) } }) };
 }
 
 // ---- elementwise math, comparisons, where, casts, image preprocessing ----
@@ -181,18 +198,21 @@ export const OPS = {
   /** Batched, broadcasting matmul (PyTorch semantics; see matmul-plan.ts). */
   matmul: {
     arity: 2,
-    plan: ([a, b], attrs: MatmulAttrs) => (attrs.name === 'linear' ? planLinear(a, b, null, attrs.activation) : planMatmul(a, b, attrs, null)),
+    dtypes: FLOAT,
+    plan: ([a, b], attrs: MatmulAttrs, dtypes) => withDType(attrs.name === 'linear' ? planLinear(a, b, null, attrs.activation) : planMatmul(a, b, attrs, null), attrs.name ?? 'matmul', dtypes),
   } satisfies Row<MatmulAttrs>,
   /** x @ w^T + bias with a fused activation: the matmul kernel with its epilogue. */
   linear: {
     arity: 3,
-    plan: ([x, w, bias], { activation }: { activation?: Activation }) => planLinear(x, w, bias, activation),
+    dtypes: FLOAT,
+    plan: ([x, w, bias], { activation }: { activation?: Activation }, dtypes) => withDType(planLinear(x, w, bias, activation), 'linear', dtypes),
   } satisfies Row<{ activation?: Activation }>,
   softmaxLast: {
     arity: 1,
-    plan: ([x], { log }: { log: boolean }) => {
+    dtypes: FLOAT,
+    plan: ([x], { log }: { log: boolean }, dtypes) => {
       const n = x.length === 0 ? 1 : x[x.length - 1];
-      return { shape: x, kernel: 'softmax', params: { rows: n === 0 ? 0 : numel(x) / n, n, log } };
+      return { shape: x, kernel: 'softmax', params: { rows: n === 0 ? 0 : numel(x) / n, n, log, ...floatDType(log ? 'logSoftmax' : 'softmax', dtypes) } };
     },
   } satisfies Row<{ log: boolean }>,
   layerNorm: {
@@ -240,6 +260,11 @@ export const OPS = {
     },
   } satisfies Row<{ classes: number; dtype: 'i32' | 'f32' }>,
 } satisfies Record<string, Row<never>>;
+
+/** A matmul plan with its compute dtype (shape checks first, so shape errors win). */
+function withDType(p: MatmulPlan, op: string, dtypes: readonly DType[]): MatmulPlan {
+  return { ...p, params: { ...p.params, ...floatDType(op, dtypes) } };
+}
 
 export interface LayerNormAttrs { normalized: Shape; eps: number; weight: boolean; bias: boolean }
 
