@@ -11,9 +11,9 @@ struct Params {
   _pad0: u32,
   _pad1: u32,
   shape: array<vec4<u32>, 2>,
-  aStride: array<vec4<u32>, 2>,
-  bStride: array<vec4<u32>, 2>,
+  stride: array<array<vec4<u32>, 2>, 2>, // a, b
 }
+const OPERANDS = 2u; // for stridedOffsets (kernels/strided.wgsl)
 
 {{IO}}
 @group(0) @binding(3) var<uniform> P: Params;
@@ -42,17 +42,6 @@ fn pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 
 // op at output element i: its operands' offsets from the collapsed broadcast.
 fn at(i: u32) -> f32 {
-  var rem = i;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = P.rank; d > 0u; d--) {
-    let q = (d - 1u) / 4u;
-    let r = (d - 1u) % 4u;
-    let ext = P.shape[q][r];
-    let c = rem % ext;
-    rem = rem / ext;
-    ia += c * P.aStride[q][r];
-    ib += c * P.bStride[q][r];
-  }
-  return op(ldA(ia), ldB(ib));
+  let o = stridedOffsets(i);
+  return op(ldA(o.x), ldB(o.y));
 }

@@ -10,9 +10,9 @@ struct Params {
   _pad0: u32,
   _pad1: u32,
   shape: array<vec4<u32>, 2>,
-  aStride: array<vec4<u32>, 2>,
-  bStride: array<vec4<u32>, 2>,
+  stride: array<array<vec4<u32>, 2>, 2>, // a, b
 }
+const OPERANDS = 2u; // for stridedOffsets (kernels/strided.wgsl)
 
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
@@ -35,19 +35,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= P.total) {
       break;
     }
-    var rem = i;
-    var ia = 0u;
-    var ib = 0u;
-    for (var d = P.rank; d > 0u; d--) {
-      let q = (d - 1u) / 4u;
-      let r = (d - 1u) % 4u;
-      let ext = P.shape[q][r];
-      let c = rem % ext;
-      rem = rem / ext;
-      ia += c * P.aStride[q][r];
-      ib += c * P.bStride[q][r];
-    }
-    word |= select(0u, 1u, op(A[ia], B[ib])) << (8u * k);
+    let o = stridedOffsets(i);
+    word |= select(0u, 1u, op(A[o.x], B[o.y])) << (8u * k);
   }
   Out[w] = word;
 }

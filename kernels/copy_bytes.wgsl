@@ -11,13 +11,14 @@ struct Params {
   srcOffset: u32,
   dstOffset: u32,
   shape: array<vec4<u32>, 2>,
-  srcStride: array<vec4<u32>, 2>,
-  dstStride: array<vec4<u32>, 2>,
+  stride: array<array<vec4<u32>, 2>, 2>, // src, dst
   itemBytes: u32, // 1 or 2
   _pad0: u32,
   _pad1: u32,
   _pad2: u32,
 }
+
+const OPERANDS = 2u; // for stridedOffsets (kernels/strided.wgsl)
 
 @group(0) @binding(0) var<storage, read> In: array<u32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<atomic<u32>>;
@@ -29,18 +30,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= P.total) {
     return;
   }
-  var rem = i;
-  var s = P.srcOffset;
-  var d = P.dstOffset;
-  for (var k = P.rank; k > 0u; k--) {
-    let q = (k - 1u) / 4u;
-    let r = (k - 1u) % 4u;
-    let ext = P.shape[q][r];
-    let c = rem % ext;
-    rem = rem / ext;
-    s += c * P.srcStride[q][r];
-    d += c * P.dstStride[q][r];
-  }
+  let o = stridedOffsets(i);
+  let s = P.srcOffset + o.x;
+  let d = P.dstOffset + o.y;
   let per = 4u / P.itemBytes; // elements per word
   let bits = 8u * P.itemBytes;
   let mask = (1u << bits) - 1u;

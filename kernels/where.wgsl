@@ -7,10 +7,9 @@ struct Params {
   _pad0: u32,
   _pad1: u32,
   shape: array<vec4<u32>, 2>,
-  cStride: array<vec4<u32>, 2>,
-  aStride: array<vec4<u32>, 2>,
-  bStride: array<vec4<u32>, 2>,
+  stride: array<array<vec4<u32>, 2>, 3>, // cond, a, b
 }
+const OPERANDS = 3u; // for stridedOffsets (kernels/strided.wgsl)
 
 @group(0) @binding(0) var<storage, read> Cond: array<u32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -24,20 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= P.total) {
     return;
   }
-  var rem = i;
-  var ic = 0u;
-  var ia = 0u;
-  var ib = 0u;
-  for (var d = P.rank; d > 0u; d--) {
-    let q = (d - 1u) / 4u;
-    let r = (d - 1u) % 4u;
-    let ext = P.shape[q][r];
-    let c = rem % ext;
-    rem = rem / ext;
-    ic += c * P.cStride[q][r];
-    ia += c * P.aStride[q][r];
-    ib += c * P.bStride[q][r];
-  }
-  let cond = (Cond[ic / 4u] >> (8u * (ic % 4u))) & 0xffu;
-  Out[i] = select(B[ib], A[ia], cond != 0u);
+  let o = stridedOffsets(i); // cond, a, b
+  let cond = (Cond[o.x / 4u] >> (8u * (o.x % 4u))) & 0xffu;
+  Out[i] = select(B[o.z], A[o.y], cond != 0u);
 }

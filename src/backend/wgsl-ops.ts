@@ -13,7 +13,7 @@ import { WGSL } from '../gen/wgsl.js';
 import { DeviceError } from '../errors.js';
 import { COMPARE } from '../ops/elementwise-spec.js';
 import type { KernelParams } from './backend.js';
-import { grid1d, type GridLimits, type Program } from './wgsl-programs.js';
+import { grid1d, type GridLimits, lazyCode, type Program, strided } from './wgsl-programs.js';
 import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
 
 const WG = 256;
@@ -50,8 +50,8 @@ export function argReduce({ op, outer, reduce, inner }: KernelParams['reduce'], 
 export const OPS_PROGRAMS = {
   softmax({ rows, n, log, dtype }: KernelParams['softmax'], lim: GridLimits): Program {
     const s = floatStorage(dtype, lim.nativeF16);
-    const code = withHalf(s, WGSL.softmax.replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
-    return { key: { kernel: 'softmax', storage: s }, code, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) };
+    const code = () => withHalf(s, WGSL.softmax.replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
+    return lazyCode({ key: { kernel: 'softmax', storage: s }, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) }, code);
   },
   layerNorm({ rows, n, eps, weight, bias }: KernelParams['layerNorm'], lim: GridLimits): Program {
     // Bindings follow the backend's order: x, weight?, bias?, out, uniform.
@@ -60,9 +60,9 @@ export const OPS_PROGRAMS = {
     if (weight) decl.push(`@group(0) @binding(${b++}) var<storage, read> Weight: array<f32>;`);
     if (bias) decl.push(`@group(0) @binding(${b++}) var<storage, read> Bias: array<f32>;`);
     decl.push(`@group(0) @binding(${b++}) var<storage, read_write> Out: array<f32>;`, `@group(0) @binding(${b}) var<uniform> P: Params;`);
-    const code = WGSL.layernorm.replace('{{DECL}}', decl.join('\n'))
+    const code = () => WGSL.layernorm.replace('{{DECL}}', decl.join('\n'))
       .replace('{{W}}', weight ? 'Weight[i]' : '1.0').replace('{{B}}', bias ? 'Bias[i]' : '0.0');
-    return { key: { kernel: 'layerNorm', weight: weight ? 1 : 0, bias: bias ? 1 : 0 }, code, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n], { 2: eps }) };
+    return lazyCode({ key: { kernel: 'layerNorm', weight: weight ? 1 : 0, bias: bias ? 1 : 0 }, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n], { 2: eps }) }, code);
   },
   crossEntropy({ rows, classes, smoothing }: KernelParams['crossEntropy'], lim: GridLimits): Program {
     return {
@@ -73,12 +73,12 @@ export const OPS_PROGRAMS = {
   },
   compare({ op, shape, aStrides, bStrides }: KernelParams['compare'], lim: GridLimits): Program {
     const total = shape.reduce((x, y) => x * y, 1);
-    const code = WGSL.compare.replaceAll('{{EXPR}}', COMPARE[op].wgsl);
-    return { key: { kernel: 'compare', op }, code, entry: 'main', grid: grid1d(groups(Math.ceil(total / 4)), lim), uniforms: broadcastWords([shape.length, total], shape, [aStrides, bStrides]) };
+    const code = () => strided(WGSL.compare.replaceAll('{{EXPR}}', COMPARE[op].wgsl));
+    return lazyCode({ key: { kernel: 'compare', op }, entry: 'main', grid: grid1d(groups(Math.ceil(total / 4)), lim), uniforms: broadcastWords([shape.length, total], shape, [aStrides, bStrides]) }, code);
   },
   where({ shape, condStrides, aStrides, bStrides }: KernelParams['where'], lim: GridLimits): Program {
     const total = shape.reduce((x, y) => x * y, 1);
-    return { key: { kernel: 'where' }, code: WGSL.where, entry: 'main', grid: grid1d(groups(total), lim), uniforms: broadcastWords([shape.length, total], shape, [condStrides, aStrides, bStrides]) };
+    return lazyCode({ key: { kernel: 'where' }, entry: 'main', grid: grid1d(groups(total), lim), uniforms: broadcastWords([shape.length, total], shape, [condStrides, aStrides, bStrides]) }, () => strided(WGSL.where));
   },
   gather({ outer, axisLen, inner, count, itemBytes }: KernelParams['gather'], lim: GridLimits): Program {
     const items = outer * count * inner;
@@ -106,11 +106,11 @@ export const OPS_PROGRAMS = {
     const update = mom
       ? ['  let b = select(P.momentum * Buf[i] + P.oneMinusDampening * d, d, P.firstStep != 0u);', '  Buf[i] = b;', '  d = select(b, d + P.momentum * b, P.nesterov != 0u);'].join('\n')
       : '';
-    const code = WGSL.sgd.replace('{{DECL}}', decl.join('\n')).replace('{{MOMENTUM}}', update);
-    return {
-      key: { kernel: 'sgd', momentum: mom ? 1 : 0 }, code, entry: 'main', grid: grid1d(groups(size), lim),
+    const code = () => WGSL.sgd.replace('{{DECL}}', decl.join('\n')).replace('{{MOMENTUM}}', update);
+    return lazyCode({
+      key: { kernel: 'sgd', momentum: mom ? 1 : 0 }, entry: 'main', grid: grid1d(groups(size), lim),
       uniforms: uniforms([size, step === 1 ? 1 : 0, nesterov ? 1 : 0], { 4: lr, 5: momentum, 6: 1 - dampening, 7: weightDecay }),
-    };
+    }, code);
   },
   cast({ from, to, size }: KernelParams['cast'], lim: GridLimits): Program {
     const BYTES = { f32: 4, i32: 4, f16: 2, u8: 1, bool: 1 } as const;
@@ -125,7 +125,7 @@ export const OPS_PROGRAMS = {
       if (to === 'f16') invocations = Math.ceil(size / 2);
     }
     if (!['copy', 'f32_i32', 'i32_f32', 'u8_f32', 'f32_f16', 'f16_f32'].includes(entry)) throw new DeviceError(`gpu: cast ${from} -> ${to} is not implemented on gpu`);
-    return { key: { kernel: 'cast', entry }, code: WGSL.cast.replace('{{HALF}}', WGSL.half), entry, grid: grid1d(groups(invocations), lim), uniforms: uniforms([entry === 'copy' ? invocations : size]) };
+    return lazyCode({ key: { kernel: 'cast', entry }, entry, grid: grid1d(groups(invocations), lim), uniforms: uniforms([entry === 'copy' ? invocations : size]) }, () => WGSL.cast.replace('{{HALF}}', WGSL.half));
   },
   normalizeImage({ height, width, channels, mean, std }: KernelParams['normalizeImage'], lim: GridLimits): Program {
     const pixels = height * width;

@@ -29,6 +29,18 @@ export interface Program {
   fallback?: Program;
 }
 
+/** A kernel over strided operands with the shared index arithmetic (kernels/strided.wgsl) appended. */
+export const strided = (code: string): string => `${code}\n${WGSL.strided}`;
+
+/**
+ * A program whose code is spliced on first read. run() derives a program on every call, but
+ * the backend reads `code` only to compile a key it has not seen, so templates are not
+ * re-spliced on the dispatch path.
+ */
+export function lazyCode(prog: Omit<Program, 'code'>, build: () => string): Program {
+  return Object.defineProperty(prog, 'code', { get: build, enumerable: true }) as Program;
+}
+
 /**
  * The adapter limits programs size their grids and tiles by (absent tile fields: core
  * minimums), and whether f16 operands may use native f16 storage (the device has shader-f16
@@ -73,14 +85,14 @@ export const PROGRAMS = {
     u.set(aStrides, 12);
     u.set(bStrides, 20);
     const s = floatStorage(dtype, lim.nativeF16), per = s === 'f32' ? 1 : 2;
-    const code = withHalf(s, splice(WGSL.binary, BINARY[op].wgsl).replace('{{IO}}', floatIO(s, [['A', 0], ['B', 1]], ['Out', 2])));
-    return { key: { kernel: 'binary', op, storage: s }, code, entry: per === 1 ? 'main' : 'pairs', grid: grid1d(Math.ceil(total / per / WG), lim), uniforms: u };
+    const code = () => withHalf(s, strided(splice(WGSL.binary, BINARY[op].wgsl).replace('{{IO}}', floatIO(s, [['A', 0], ['B', 1]], ['Out', 2]))));
+    return lazyCode({ key: { kernel: 'binary', op, storage: s }, entry: per === 1 ? 'main' : 'pairs', grid: grid1d(Math.ceil(total / per / WG), lim), uniforms: u }, code);
   },
   unary({ op, size, dtype }, lim) {
     // f16: one invocation per output word (two halves), so whole words are written at once.
     const s = floatStorage(dtype, lim.nativeF16), per = s === 'f32' ? 1 : 2;
-    const code = withHalf(s, splice(WGSL.unary, UNARY[op].wgsl).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
-    return { key: { kernel: 'unary', op, storage: s }, code, entry: per === 1 ? 'main' : 'pairs', grid: grid1d(Math.ceil(size / per / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) };
+    const code = () => withHalf(s, splice(WGSL.unary, UNARY[op].wgsl).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
+    return lazyCode({ key: { kernel: 'unary', op, storage: s }, entry: per === 1 ? 'main' : 'pairs', grid: grid1d(Math.ceil(size / per / WG), lim), uniforms: new Uint32Array([size, 0, 0, 0]) }, code);
   },
   reduce({ op, outer, reduce, inner, dtype }, lim) {
     if (op === 'argmax' || op === 'argmin') return argReduce({ op, outer, reduce, inner }, lim);
@@ -91,10 +103,10 @@ export const PROGRAMS = {
     asF32[3] = op === 'mean' ? reduce : 1;
     asF32[4] = fold.identity;
     const s = floatStorage(dtype, lim.nativeF16);
-    const code = withHalf(s, WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
+    const code = () => withHalf(s, WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
     const kind = op === 'mean' ? 'sum' : op; // mean is sum with a divisor: one pipeline
-    if (inner === 1) return { key: { kernel: 'reduce', op: kind, entry: 'rows', storage: s }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms };
-    return { key: { kernel: 'reduce', op: kind, entry: 'cols', storage: s }, code, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms };
+    if (inner === 1) return lazyCode({ key: { kernel: 'reduce', op: kind, entry: 'rows', storage: s }, entry: 'rows', grid: grid1d(outer, lim), uniforms }, code);
+    return lazyCode({ key: { kernel: 'reduce', op: kind, entry: 'cols', storage: s }, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms }, code);
   },
   // The ladder and its choice of rung by shape live in wgsl-matmul.ts.
   matmul: (p, lim) => matmulProgram(p, lim),
@@ -107,7 +119,7 @@ export const PROGRAMS = {
     u.set(srcStrides, 12);
     u.set(dstStrides, 20);
     const kernel = itemBytes === 4 ? 'copy' : 'copy_bytes';
-    return { key: { kernel }, code: WGSL[kernel], entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u };
+    return lazyCode({ key: { kernel }, entry: 'main', grid: grid1d(Math.ceil(total / WG), lim), uniforms: u }, () => strided(WGSL[kernel]));
   },
 } satisfies Programs;
 
