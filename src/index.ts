@@ -3,7 +3,9 @@
  * 'gpu' (WebGPU) and run ops on them. 'ref' is the plain-TypeScript reference backend that
  * tests use as their oracle.
  */
-import { apply } from './apply.js';
+import { apply, checkInputs } from './apply.js';
+import { type MultiReduceOp, reduceAxes } from './ops/reduce-axes.js';
+import { ShapeError } from './errors.js';
 import type { DType } from './dtype.js';
 import type { Activation } from './ops/activation.js';
 import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
@@ -29,21 +31,29 @@ export const add = (a: Tensor, b: Tensor): Tensor => apply('add', [a, b]);
 export const mul = (a: Tensor, b: Tensor): Tensor => apply('mul', [a, b]);
 /** max(x, 0), keeping NaN. */
 export const relu = (x: Tensor): Tensor => apply('relu', [x]);
-type Reduce = (x: Tensor, axis?: number, opts?: { keepDims?: boolean }) => Tensor;
-const reduce = (op: 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'argmin'): Reduce =>
-  (x, axis, opts = {}) => apply(op, [x], { axis, keepDims: opts.keepDims } satisfies ReduceAttrs);
-/** Sum over all elements (axis omitted) or along one axis; negative axes count from the end. */
+type Reduce = (x: Tensor, axis?: number | readonly number[], opts?: { keepDims?: boolean }) => Tensor;
+const reduce = (op: MultiReduceOp): Reduce => (x, axis, opts = {}) => Array.isArray(axis)
+  ? reduceAxes(op, checked(op, x), axis, opts.keepDims ?? false)
+  : apply(op, [x], { axis: axis as number | undefined, keepDims: opts.keepDims } satisfies ReduceAttrs);
+type ArgReduce = (x: Tensor, axis?: number, opts?: { keepDims?: boolean }) => Tensor;
+const argReduce = (op: 'argmax' | 'argmin'): ArgReduce =>
+  (x, axis, opts = {}) => {
+    if (Array.isArray(axis)) throw new ShapeError(`${op}: takes one axis (or none), got [${axis.join(', ')}]`);
+    return apply(op, [x], { axis, keepDims: opts.keepDims } satisfies ReduceAttrs);
+  };
+const checked = (op: string, x: Tensor): Tensor => { checkInputs(op, [x]); return x; };
+/** Sum over all elements (axis omitted), along one axis, or over a list of axes; negative axes count from the end. */
 export const sum: Reduce = reduce('sum');
-/** Mean over all elements or along one axis (NaN for an empty axis, as in PyTorch). */
+/** Mean over all elements, one axis or a list of axes (NaN for an empty axis, as in PyTorch). */
 export const mean: Reduce = reduce('mean');
-/** Largest value over all elements or along one axis; NaN propagates. */
+/** Largest value over all elements, one axis or a list of axes; NaN propagates. */
 export const max: Reduce = reduce('max');
-/** Smallest value over all elements or along one axis; NaN propagates. */
+/** Smallest value over all elements, one axis or a list of axes; NaN propagates. */
 export const min: Reduce = reduce('min');
-/** i32 index of the first largest value (NaN counts as largest); over all elements it is a flat index. */
-export const argmax: Reduce = reduce('argmax');
+/** i32 index of the first largest value (NaN counts as largest) along one axis; over all elements it is a flat index. */
+export const argmax: ArgReduce = argReduce('argmax');
 /** i32 index of the first smallest value (NaN counts as smallest). */
-export const argmin: Reduce = reduce('argmin');
+export const argmin: ArgReduce = argReduce('argmin');
 export interface MatmulOptions {
   /** Use the transpose of a's (or b's) last two dimensions; free: the kernels transpose while packing. */
   transposeA?: boolean;

@@ -43,4 +43,70 @@ test(`${RUNTIME}: reductions: empty axes and wrong dtypes are typed errors`, () 
   assert.throws(() => T.min(T.zeros([2]), 1), (e: unknown) => e instanceof T.ShapeError && /axis 1 is out of range/.test((e as Error).message));
 });
 
+/** f64 reference of a reduction over `axes` of a row-major array, keepDims shape. */
+function refReduce(x: Float32Array, shape: number[], axes: number[], op: 'sum' | 'mean' | 'max' | 'min'): { shape: number[]; values: number[] } {
+  const ax = axes.map((a) => (a < 0 ? a + shape.length : a));
+  const out = shape.map((d, i) => (ax.includes(i) ? 1 : d));
+  const size = out.reduce((p, d) => p * d, 1);
+  const acc = new Array<number>(size).fill(op === 'max' ? -Infinity : op === 'min' ? Infinity : 0);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let f = 0; f < x.length; f++) {
+    let o = 0;
+    for (let d = 0; d < shape.length; d++) o = o * out[d] + (ax.includes(d) ? 0 : idx[d]);
+    acc[o] = op === 'max' ? Math.max(acc[o], x[f]) : op === 'min' ? Math.min(acc[o], x[f]) : acc[o] + x[f];
+    for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
+  }
+  const count = ax.reduce((p, a) => p * shape[a], 1);
+  return { shape: out, values: op === 'mean' ? acc.map((v) => v / count) : acc };
+}
+
+for (const device of devices) {
+  test(`${RUNTIME}: ${device}: sum/mean/max/min over a list of axes, against an f64 reference`, async () => {
+    const shape = [3, 4, 5, 2];
+    const xs = Float32Array.from({ length: 120 }, (_, i) => Math.sin(i * 12.9898) * 4);
+    const x = T.tensor(xs, shape, { device });
+    const cases: number[][] = [[0, 2], [1, 2], [0, 1, 2, 3], [-1, 0], [3], [1, 3], [2, 1]];
+    for (const axes of cases) {
+      for (const op of ['sum', 'mean', 'max', 'min'] as const) {
+        const want = refReduce(xs, shape, axes, op);
+        for (const keepDims of [true, false]) {
+          const got = T[op](x, axes, { keepDims });
+          const norm = axes.map((a) => (a < 0 ? a + 4 : a));
+          assert.equal(got.shape, keepDims ? want.shape : shape.filter((_, i) => !norm.includes(i)), `${op} [${axes}] keepDims ${keepDims}`);
+          const v = await got.data();
+          want.values.forEach((w, i) => assert.ok(Math.abs(v[i] - w) <= 1e-5 * (1 + Math.abs(w)), `${op} [${axes}] at ${i}: ${v[i]} vs ${w}`));
+          got.dispose();
+        }
+      }
+    }
+    // A strided view (no copy made by the caller) and an empty dimension.
+    const xt = T.transpose(x, [2, 0, 3, 1]);
+    const s = await T.sum(xt, [1, 3]).data();
+    const want = refReduce(xs, shape, [0, 1], 'sum').values; // xt's axes 1, 3 are x's 0, 1; the result is [5, 2] either way
+    const order = [0, 1, 2, 3, 4].flatMap((k) => [0, 1].map((l) => want[k * 2 + l]));
+    order.forEach((w, i) => assert.ok(Math.abs(s[i] - w) <= 1e-5 * (1 + Math.abs(w)), `strided sum at ${i}`));
+    const e = T.sum(T.zeros([2, 0, 3], { device }), [0, 1]);
+    assert.equal(e.shape, [3]);
+    assert.equal(Array.from(await e.data()), [0, 0, 0]);
+  });
+}
+
+test(`${RUNTIME}: reductions over a list of axes: bad lists are typed errors, nothing leaks`, () => {
+  const x = T.zeros([2, 3, 4]);
+  const live = T.memoryStats().cpu.liveTensors;
+  assert.throws(() => T.sum(x, [0, 0]), (e: unknown) => e instanceof T.ShapeError && /axis 0 appears more than once/.test((e as Error).message));
+  assert.throws(() => T.sum(x, [0, -3]), (e: unknown) => e instanceof T.ShapeError && /more than once/.test((e as Error).message));
+  assert.throws(() => T.mean(x, []), (e: unknown) => e instanceof T.ShapeError && /empty axis list/.test((e as Error).message));
+  assert.throws(() => T.max(x, [1, 3]), (e: unknown) => e instanceof T.ShapeError && /axis 3 is out of range/.test((e as Error).message));
+  const empty = T.zeros([2, 0, 3]);
+  assert.throws(() => T.max(empty, [0, 1]), (e: unknown) => e instanceof T.ShapeError && /cannot reduce an empty axis/.test((e as Error).message));
+  empty.dispose();
+  assert.throws(() => T.argmax(x, [0, 1] as unknown as number), (e: unknown) => e instanceof T.ShapeError && /takes one axis/.test((e as Error).message));
+  const y = T.sum(x, [0, 2]);
+  assert.is(T.memoryStats().cpu.liveTensors, live + 1, 'only the result stays alive');
+  y.dispose();
+  x.dispose();
+  assert.throws(() => T.sum(x, [0, 1]), (e: unknown) => e instanceof T.DisposedError && /sum:/.test((e as Error).message));
+});
+
 test.run();
