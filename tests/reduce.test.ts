@@ -91,6 +91,23 @@ for (const device of devices) {
   });
 }
 
+for (const device of devices) {
+  test(`${RUNTIME}: ${device}: long single-row reductions (chunked on the cpu) against an f64 reference`, async () => {
+    for (const [reduce, inner] of [[200003, 1], [30011, 7], [32768, 1], [32769, 1], [4681, 7]]) {
+      const xs = Float32Array.from({ length: reduce * inner }, (_, i) => Math.sin(i * 0.7071) * 3 + 0.25);
+      const x = T.tensor(xs, [reduce, inner], { device });
+      for (const op of ['sum', 'mean', 'max', 'min'] as const) {
+        const want = refReduce(xs, [reduce, inner], [0], op).values;
+        const got = await T[op](x, 0).data();
+        // f32 sums of ~2e5 terms: the error grows with the length, so the bound is on the sum of |x|.
+        const scale = op === 'sum' ? 1e-6 * reduce * 3.25 : op === 'mean' ? 1e-6 * 3.25 : 0;
+        want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= scale + 1e-6 * Math.abs(w), `${op} [${reduce}, ${inner}] at ${i}: ${got[i]} vs ${w}`));
+      }
+      x.dispose();
+    }
+  });
+}
+
 test(`${RUNTIME}: reductions over a list of axes: bad lists are typed errors, nothing leaks`, () => {
   const x = T.zeros([2, 3, 4]);
   const live = T.memoryStats().cpu.liveTensors;

@@ -36,6 +36,9 @@ test(`${RUNTIME}: threads: 2 threads give the same bits as 1 for every pooled ke
     ['unary', [randomData(1001, 5)], 4004, { op: 'relu', size: 1001 }],
     ['reduce', [randomData(rows * c, 6)], 4 * rows, { op: 'sum', outer: rows, reduce: c, inner: 1 }],
     ['reduce', [randomData(rows * c * 3, 7)], 12 * rows, { op: 'max', outer: rows, reduce: c, inner: 3 }],
+    ['reduce', [randomData(200003, 12)], 4, { op: 'sum', outer: 1, reduce: 200003, inner: 1 }], // chunked partials
+    ['reduce', [randomData(30011 * 7, 13)], 28, { op: 'mean', outer: 1, reduce: 30011, inner: 7 }],
+    ['reduce', [randomData(70001, 14)], 4, { op: 'min', outer: 1, reduce: 70001, inner: 1 }],
     ['softmax', [randomData(rows * c, 8)], 4 * rows * c, { rows, n: c, log: false }],
     ['layerNorm', [randomData(rows * c, 9)], 4 * rows * c, { rows, n: c, eps: 1e-5, weight: false, bias: false }],
     ['crossEntropy', [randomData(rows * c, 10), new Int32Array(rows).map((_, i) => (i * 7) % c)], 4 * rows, { rows, classes: c, smoothing: 0.1 }],

@@ -22,6 +22,8 @@ const PAGE = 65536;
 const SCRATCH = 256;
 /** Below this many elements (or multiply-adds), a kernel is not worth waking workers for. */
 const PARALLEL_MIN = 1 << 16;
+/** Elements per chunk of a single-output-row reduction (its partials; see kernels.reduce). */
+const REDUCE_CHUNK = 1 << 14;
 
 export interface WasmBuf { ptr: number; bytes: number }
 
@@ -177,6 +179,23 @@ export class WasmBackend implements Backend<WasmBuf> {
     reduce: ([x], o, { op, outer, reduce, inner }) => {
       const name = op === 'sum' || op === 'mean' ? this.pick('f32_sum') : op === 'max' || op === 'min' ? this.pick('f32_extreme') : 'f32_argextreme';
       const last = op === 'mean' ? reduce : op === 'sum' ? 1 : op === 'max' || op === 'argmax' ? 1 : 0;
+      const rowsPer = Math.max(1, Math.floor(REDUCE_CHUNK / inner));
+      if (outer === 1 && op !== 'argmax' && op !== 'argmin' && reduce >= 2 * rowsPer) {
+        // One output row of a long axis: partial results over fixed chunks of rows (split
+        // across the pool), then the partials reduced in order. The chunks depend on the shape
+        // only, so the bits are the same on any number of threads.
+        const full = Math.floor(reduce / rowsPer), tail = reduce - full * rowsPer, parts = full + (tail > 0 ? 1 : 0);
+        const first = op === 'mean' ? 1 : last; // partial sums are not divided yet
+        const partial = this.alloc(4 * parts * inner);
+        try {
+          this.split(name, full, full * rowsPer * inner, (s, len) => [x.ptr + 4 * s * rowsPer * inner, partial.ptr + 4 * s * inner, len, rowsPer, inner, first]);
+          if (tail > 0) this.x[name](x.ptr + 4 * full * rowsPer * inner, partial.ptr + 4 * full * inner, 1, tail, inner, first);
+          this.x[name](partial.ptr, o.ptr, 1, parts, inner, last);
+        } finally {
+          this.free(partial);
+        }
+        return;
+      }
       this.split(name, outer, outer * reduce * inner, (s, len) => [x.ptr + 4 * s * reduce * inner, o.ptr + 4 * s * inner, len, reduce, inner, last]);
     },
     matmul: ([a, b, bias], c, p) => {
