@@ -33,3 +33,6 @@ export class OutOfMemoryError extends TandemError {}
 
 /** `init()` has not finished yet, so no backend exists. */
 export class NotInitializedError extends TandemError {}
+
+/** Bytes that are not a well-formed file of the format being read (e.g. safetensors). */
+export class FormatError extends TandemError {}
