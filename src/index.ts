@@ -25,6 +25,7 @@ export type { DeviceKind as Device } from './backend/backend.js';
 export type { GPUInfo } from './backend/acquire.js';
 export type { Activation } from './ops/activation.js';
 export * from './errors.js';
+export * as datasets from './datasets/digits.js';
 
 /** Elementwise a + b with NumPy broadcasting. */
 export const add = (a: Tensor, b: Tensor): Tensor => apply('add', [a, b]);
