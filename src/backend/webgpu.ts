@@ -174,7 +174,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     let indexError: Promise<IndexError | null> = Promise.resolve(null);
     const copy = () => {
       const lost = this.dead.get(buf.buffer);
-      if (lost !== undefined) throw new OutOfMemoryError(lost);
+      if (lost !== undefined) {
+        if (this.oom === lost) this.oom = null; // delivered here, not again by the next call
+        throw new OutOfMemoryError(lost);
+      }
       // Into the open batch's readback chunk; the batch is submitted at the end of this task.
       const slot = this.readbacks.reserve(bytes);
       this.endPass();
