@@ -162,7 +162,11 @@ if (info.gpu) {
     try {
       T.zeros([512, 512], { device: 'gpu' }).dispose(); // 1 MiB
       T.ones([600, 512], { device: 'gpu' }).dispose(); // another class: 1.25 MiB
-      await new Promise((r) => setTimeout(r, 0)); // their batch is submitted: both idle in the pool
+      // Both are new and past 1 MiB, so their frees wait for the device's verdict: a read comes
+      // after them in call order, and its batch's submit leaves both idle in the pool.
+      const probe = T.zeros([1], { device: 'gpu' });
+      await probe.data();
+      probe.dispose();
       const before = T.memoryStats().gpu!;
       assert.ok(before.bytesReserved + gpuClassSize(900 * 512 * 4) > limit, 'the next request exceeds the limit unless the cache is emptied');
       const t = T.ones([900, 512], { device: 'gpu' });
