@@ -2,7 +2,8 @@
  * Memory statistics and cache control across both engines (PyTorch's torch.cuda.memory_stats,
  * reset_peak_memory_stats and empty_cache). Bytes in use count what allocators handed out,
  * rounded to their size classes; bytes reserved count what was obtained from the system (Wasm
- * linear memory above the module's data; GPU buffers in use, pending, pooled, and the upload ring).
+ * linear memory above the module's data; GPU buffers in use, pending, pooled, the upload ring, and
+ * the readback chunks, which are pooled buffers).
  */
 import { liveTensors } from './lifetime.js';
 import { backends } from './runtime.js';

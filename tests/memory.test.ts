@@ -22,6 +22,7 @@ for (const device of devices) {
     const stats = () => T.memoryStats()[device]!;
     const a = randomData(48 * 40, 1), w = randomData(40 * 24, 2), bias = randomData(24, 3), img = randomData(96 * 96, 4);
     const base = stats();
+    const ring = device === 'gpu' ? (backendFor('gpu', 'test') as WebGPUBackend).readbacks : null;
     let reservations = -1, first: number[] | null = null;
     for (let i = 0; i < 50; i++) {
       const outs = T.tidy(() => {
@@ -29,9 +30,14 @@ for (const device of devices) {
         const y = T.relu(T.add(T.matmul(x, T.tensor(w, [40, 24], { device })), T.tensor(bias, [24], { device })));
         const big = T.mul(T.tensor(img, [96, 96], { device }), T.tensor([0.5], [], { device }));
         const z = T.matmul(big, big);
-        return [T.sum(y, 0), T.max(y), T.mean(z, 1), T.sum(T.transpose(y), 1)];
+        // f16: packed kernels on the gpu, f32 temporaries from the slab heap on the cpu
+        const h = T.cast(y, 'f16');
+        const hh = T.softmax(T.matmul(h, T.transpose(h)), 1);
+        return [T.sum(y, 0), T.max(y), T.mean(z, 1), T.sum(T.transpose(y), 1), T.sum(hh, 0)];
       });
+      const maps = ring?.maps ?? 0;
       const got = (await Promise.all(outs.map((t) => t.data()))).flatMap((d) => Array.from(d)); // readbacks
+      if (ring && i > 4) assert.is(ring.maps, maps + 1, `iteration ${i}: the ${outs.length} reads shared one readback chunk`);
       for (const t of outs) t.dispose();
       // The same numbers every time: a buffer reused too early would corrupt one of them.
       if (first === null) first = got; else assert.equal(got, first, `iteration ${i}`);
@@ -91,13 +97,45 @@ if (info.gpu) {
     const ring = gpu.uploads, staged = ring.staged, fallbacks = ring.fallbacks;
     const small = T.tensor([1, 2, 3], [3], { device: 'gpu' });
     const odd = T.tensor(new Uint8Array([7, 8, 9]), [3], { device: 'gpu' }); // 3 bytes: padded copy
-    const large = T.zeros([ring.chunkBytes / 4 + 1], { device: 'gpu' });
     assert.is(ring.staged, staged + 2);
-    assert.is(ring.fallbacks, fallbacks + 1);
+    // A new buffer past 1 MiB holds later calls until the device accepts it: its write is staged later.
+    const large = T.zeros([ring.chunkBytes / 4 + 1], { device: 'gpu' });
     assert.equal(Array.from(await small.data()), [1, 2, 3]);
     assert.equal(Array.from(await odd.data<'u8'>()), [7, 8, 9]);
     assert.is((await large.data())[ring.chunkBytes / 4], 0);
+    assert.is(ring.staged, staged + 2);
+    assert.is(ring.fallbacks, fallbacks + 1);
     for (const t of [small, odd, large]) t.dispose();
+  });
+
+  test(`${RUNTIME}: gpu readbacks: reads issued together share one chunk and one map; chunks are reused, never while mapping`, async () => {
+    const ring = gpu.readbacks;
+    const ts = Array.from({ length: 16 }, (_, i) => T.tensor(new Float32Array(i + 1).fill(i), [i + 1], { device: 'gpu' }));
+    const want = (i: number) => new Array(i + 1).fill(i);
+    await ts[0].data();
+    const maps = ring.maps, reads = ring.reads;
+    const got = await Promise.all(ts.map((t) => t.data()));
+    got.forEach((d, i) => assert.equal(Array.from(d), want(i)));
+    assert.equal([ring.reads, ring.maps], [reads + 16, maps + 1]);
+    const reservations = gpu.pool.reservations;
+    for (const t of ts.slice(0, 4)) await t.data(); // one at a time: a map each, the chunk reused
+    assert.is(ring.maps, maps + 5);
+    assert.is(gpu.pool.reservations, reservations);
+    // The first batch is submitted, its chunk mapping, while the second batch's reads are copied.
+    const early = Promise.all(ts.slice(0, 8).map((t) => t.data()));
+    gpu.flush();
+    const late = Promise.all(ts.slice(8).map((t) => t.data()));
+    const [e, l] = await Promise.all([early, late]);
+    e.forEach((d, i) => assert.equal(Array.from(d), want(i)));
+    l.forEach((d, i) => assert.equal(Array.from(d), want(i + 8)));
+    assert.is(ring.maps, maps + 7);
+    // Larger than a chunk: a chunk of its own, read whole.
+    const n = ring.chunkBytes / 4 + 3;
+    const big = T.tensor(new Float32Array(n).map((_, i) => i), [n], { device: 'gpu' });
+    const [bigData, small] = await Promise.all([big.data(), ts[2].data()]);
+    assert.ok(bigData.every((v, i) => v === i));
+    assert.equal(Array.from(small), want(2));
+    for (const t of [...ts, big]) t.dispose();
   });
 
   test(`${RUNTIME}: gpu pool: size classes, and the cap destroys what it will not keep`, () => {
@@ -124,7 +162,11 @@ if (info.gpu) {
     try {
       T.zeros([512, 512], { device: 'gpu' }).dispose(); // 1 MiB
       T.ones([600, 512], { device: 'gpu' }).dispose(); // another class: 1.25 MiB
-      await new Promise((r) => setTimeout(r, 0)); // their batch is submitted: both idle in the pool
+      // Both are new and past 1 MiB, so their frees wait for the device's verdict: a read comes
+      // after them in call order, and its batch's submit leaves both idle in the pool.
+      const probe = T.zeros([1], { device: 'gpu' });
+      await probe.data();
+      probe.dispose();
       const before = T.memoryStats().gpu!;
       assert.ok(before.bytesReserved + gpuClassSize(900 * 512 * 4) > limit, 'the next request exceeds the limit unless the cache is emptied');
       const t = T.ones([900, 512], { device: 'gpu' });

@@ -14,8 +14,14 @@
  *
  * Pressure: a budget (`limit`, init's gpuMemoryLimit) bounds the bytes reserved; a request past
  * it, or one the device refuses synchronously, empties the cache and retries once, then throws
- * OutOfMemoryError with the request and the stats. A refusal WebGPU only reports through an
- * error scope (asynchronously) is kept and thrown by the owner's next call (see `refused`).
+ * OutOfMemoryError with the request and the stats. WebGPU reports most refusals only later,
+ * through an 'out-of-memory' error scope, and a refused buffer is invalid: every command buffer
+ * naming it fails. So a retry is only sound before the buffer's first use, which the pool cannot
+ * delay but its owner can: `acquireChecked` returns, for a new buffer of at least `checkAbove`
+ * bytes, a `settled` promise, and the owner holds every use until it resolves to the buffer to
+ * use (the same one, or a replacement made after emptying the cache) or to the OutOfMemoryError
+ * of a second refusal. A late refusal of anything else (small buffers, plain `acquire`) cannot
+ * be retried: it is kept in `refused` for the owner's next call to throw.
  */
 import { OutOfMemoryError } from '../errors.js';
 import type { HeapStats } from './slab.js';
@@ -34,16 +40,27 @@ export interface GPUPoolOptions {
   maxFreeBytes?: number;
   /** Most bytes reserved at once (buffers in use, pending and idle). */
   limit?: number;
+  /** Class size from which acquireChecked's new buffers wait for the device's verdict (1 MiB). */
+  checkAbove?: number;
 }
+
+/** What acquireChecked's `settled` resolves to: the buffer to use, or why there is none. */
+export type Settled = GPUBuffer | OutOfMemoryError;
+
+/** A buffer just created inside an 'out-of-memory' error scope, and that scope's answer. */
+interface Made { buffer: GPUBuffer; refusal: Promise<GPUError | null> }
 
 export class GPUBufferPool {
   private readonly idle = new Map<string, GPUBuffer[]>();
   private pending: GPUBuffer[] = [];
   private readonly inUse = new WeakSet<GPUBuffer>();
+  /** Buffers the device refused twice, still held by their owner; they count nowhere. */
+  private readonly refusedBuffers = new WeakSet<GPUBuffer>();
   private idleBytes = 0;
   readonly maxFreePerClass: number;
   readonly maxFreeBytes: number;
   limit: number;
+  checkAbove: number;
   bytesInUse = 0;
   bytesReserved = 0;
   peakBytesInUse = 0;
@@ -57,6 +74,7 @@ export class GPUBufferPool {
     this.maxFreePerClass = opts.maxFreePerClass ?? 64;
     this.maxFreeBytes = opts.maxFreeBytes ?? 512 * 2 ** 20;
     this.limit = opts.limit ?? Infinity;
+    this.checkAbove = opts.checkAbove ?? 2 ** 20;
   }
 
   get stats(): HeapStats {
@@ -64,21 +82,78 @@ export class GPUBufferPool {
     return { bytesInUse, bytesReserved, peakBytesInUse, allocations, reservations };
   }
 
-  /** An idle buffer of this usage and class, or a new one. */
+  /** An idle buffer of this usage and class, or a new one (a late refusal goes to `refused`). */
   acquire(bytes: number, usage: number): GPUBuffer {
+    return this.take(bytes, usage, false).buffer;
+  }
+
+  /**
+   * acquire() for an owner that can delay the buffer's first use. `settled` is null when there
+   * is nothing to wait for (a pooled buffer, or a new one under `checkAbove`). Otherwise the
+   * owner must not name `buffer` in any command until `settled` resolves (it never rejects) to
+   * the buffer to use instead; after a first refusal the cache was emptied and a new buffer
+   * made. An OutOfMemoryError means the device refused twice: `buffer` is invalid, holds no
+   * bytes in the stats, and release() takes it back like any other.
+   */
+  acquireChecked(bytes: number, usage: number): { buffer: GPUBuffer; settled: Promise<Settled> | null } {
+    return this.take(bytes, usage, true);
+  }
+
+  private take(bytes: number, usage: number, checked: boolean): { buffer: GPUBuffer; settled: Promise<Settled> | null } {
     this.allocations++;
     const size = gpuClassSize(bytes);
-    const buf = this.idle.get(key(size, usage))?.pop();
-    if (buf) this.idleBytes -= size;
-    const got = buf ?? this.create(bytes, size, usage);
-    this.inUse.add(got);
+    let buffer = this.idle.get(key(size, usage))?.pop();
+    let settled: Promise<Settled> | null = null;
+    if (buffer) this.idleBytes -= size;
+    else {
+      const made = this.create(bytes, size, usage);
+      buffer = made.buffer;
+      if (checked && size >= this.checkAbove) settled = this.settle(bytes, size, usage, made);
+      else void made.refusal.then((err) => { if (err) this.refused ??= this.describe(bytes, size, err); });
+    }
+    this.inUse.add(buffer);
+    this.count(size);
+    return { buffer, settled };
+  }
+
+  private count(size: number): void {
     this.bytesInUse += size;
     if (this.bytesInUse > this.peakBytesInUse) this.peakBytesInUse = this.bytesInUse;
-    return got;
+  }
+
+  /** acquireChecked's verdict: the buffer if accepted, else one retry after emptying the cache. */
+  private async settle(bytes: number, size: number, usage: number, first: Made): Promise<Settled> {
+    const err = await first.refusal;
+    if (!err) return first.buffer;
+    // The refused buffer never held memory: it leaves the stats before the retry is measured,
+    // and its owner keeps it until release() (refusedBuffers) unless a replacement is made.
+    this.inUse.delete(first.buffer);
+    this.refusedBuffers.add(first.buffer);
+    this.bytesInUse -= size;
+    this.bytesReserved -= size;
+    first.buffer.destroy();
+    this.emptyCache();
+    let again: Made;
+    try {
+      again = this.create(bytes, size, usage);
+    } catch (e) {
+      return e as OutOfMemoryError; // past the budget, or refused at once: create() tried twice
+    }
+    const err2 = await again.refusal;
+    if (err2) {
+      this.bytesReserved -= size;
+      again.buffer.destroy();
+      return this.oom(bytes, size, `the device refused it twice (${err2.message})`);
+    }
+    this.refusedBuffers.delete(first.buffer);
+    this.inUse.add(again.buffer);
+    this.count(size);
+    return again.buffer;
   }
 
   /** Give a buffer back: pooled at the next submit boundary (see the file comment). */
   release(buf: GPUBuffer): void {
+    if (this.refusedBuffers.delete(buf)) return; // destroyed already, and counted nowhere
     if (!this.inUse.delete(buf)) throw new Error('gpu pool: release of a buffer that is not in use');
     this.bytesInUse -= buf.size;
     if (this.batchOpen()) this.pending.push(buf);
@@ -123,17 +198,17 @@ export class GPUBufferPool {
     buf.destroy();
   }
 
-  private create(bytes: number, size: number, usage: number): GPUBuffer {
+  private create(bytes: number, size: number, usage: number): Made {
     for (let attempt = 0; ; attempt++) {
       const refusal = this.bytesReserved + size > this.limit
         ? `it would take the bytes reserved past the gpuMemoryLimit of ${this.limit}`
         : null;
       if (refusal === null) {
         try {
-          const buf = this.createScoped(size, usage);
+          const made = this.createScoped(size, usage);
           this.bytesReserved += size;
           this.reservations++;
-          return buf;
+          return made;
         } catch (e) {
           if (attempt > 0) throw this.oom(bytes, size, (e as Error).message);
         }
@@ -144,14 +219,16 @@ export class GPUBufferPool {
     }
   }
 
-  /** createBuffer inside an out-of-memory error scope; a late refusal is kept in `refused`. */
-  private createScoped(size: number, usage: number): GPUBuffer {
+  /** createBuffer inside an 'out-of-memory' error scope; `refusal` never rejects. */
+  private createScoped(size: number, usage: number): Made {
     this.device.pushErrorScope('out-of-memory');
-    const buf = this.device.createBuffer({ size, usage });
-    void this.device.popErrorScope().then((err) => {
-      if (err) this.refused ??= `gpu: the device refused a buffer of ${size} bytes (${err.message}); stats ${JSON.stringify(this.stats)}`;
-    }, () => { /* a lost device is reported by the owner */ });
-    return buf;
+    const buffer = this.device.createBuffer({ size, usage });
+    const refusal = this.device.popErrorScope().catch(() => null); // a lost device is reported by the owner
+    return { buffer, refusal };
+  }
+
+  private describe(bytes: number, size: number, err: GPUError): string {
+    return `gpu: the device refused a buffer of ${size} bytes, for a request of ${bytes} (${err.message}); stats ${JSON.stringify(this.stats)}`;
   }
 
   private oom(bytes: number, size: number, why: string): OutOfMemoryError {

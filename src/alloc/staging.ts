@@ -1,22 +1,33 @@
 /**
- * The upload ring: host-to-device copies without waiting on mapAsync (the analogue of pinned
- * memory). A few MAP_WRITE | COPY_SRC chunks are kept mapped ahead of time; `stage` copies the
- * host bytes into the current chunk's mapped range and returns where they are, and the owner
- * records a copyBufferToBuffer from there into its open batch. At the batch's submit the chunks
- * it used are unmapped (`beforeSubmit`, a buffer must be unmapped to be used), then re-mapped in
- * the background (`afterSubmit`); a chunk rejoins the ring once its mapAsync resolves.
+ * Staging rings: host-to-device and device-to-host copies without mapAsync on the hot path
+ * (the analogue of pinned memory).
+ *
+ * The upload ring: a few MAP_WRITE | COPY_SRC chunks are kept mapped ahead of time; `stage`
+ * copies the host bytes into the current chunk's mapped range and returns where they are, and
+ * the owner records a copyBufferToBuffer from there into its open batch. At the batch's submit
+ * the chunks it used are unmapped (`beforeSubmit`, a buffer must be unmapped to be used), then
+ * re-mapped in the background (`afterSubmit`); a chunk rejoins the ring once its mapAsync
+ * resolves.
  *
  * Quirk: nothing on the hot path waits. When no chunk is mapped yet (all re-mapping) or the data
  * is larger than a chunk, `stage` returns null and the owner falls back to queue.writeBuffer,
  * which is correct, only a copy more. The ring is made whole on first use (mappedAtCreation, so
  * usable at once), so its memory is reserved once and never again in steady state.
  *
- * The readback side is the buffer pool's MAP_READ bucket: staging buffers are reused by size
- * class instead of created per read (a readback must wait for its data, so it maps on demand).
+ * The readback ring: a read cannot avoid waiting for its data, but reads issued together can
+ * share the wait. Each read `reserve`s a range of the open batch's MAP_READ | COPY_DST chunk
+ * (sub-allocated at 4-byte alignment, WebGPU's copy alignment) and the owner copies into it;
+ * after the batch's submit (`afterSubmit`) each chunk is mapped once, every read's bytes are
+ * copied out, and the chunk is unmapped and given back to the buffer pool, where the next
+ * batch finds it. So N reads in one batch cost one submit and one mapAsync, not N. A read
+ * larger than a chunk gets a chunk of its own size, still pooled. Chunks are never reused while
+ * mapped or while a read still needs them: a chunk is in use from its first reserve until its
+ * reads have their bytes. Being pooled, the chunks are in memoryStats and emptyCache frees them.
  */
+import type { GPUBufferPool } from './gpu-pool.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
-const MAP_WRITE = 0x02, COPY_SRC = 0x04, MAP_MODE_WRITE = 0x2;
+const MAP_WRITE = 0x02, COPY_SRC = 0x04, MAP_MODE_WRITE = 0x2, MAP_READ = 0x01, COPY_DST = 0x08, MAP_MODE_READ = 0x1;
 
 interface Chunk { buffer: GPUBuffer; range: Uint8Array | null; used: number }
 
@@ -92,5 +103,73 @@ export class UploadRing {
   private miss(): null {
     this.fallbacks++;
     return null;
+  }
+}
+
+/** A read's room in a readback chunk: copy `ceil4(bytes)` to `buffer` at `offset`, then await `data`. */
+export interface ReadbackSlot { buffer: GPUBuffer; offset: number; data: Promise<Uint8Array> }
+
+interface Reader { offset: number; bytes: number; resolve(d: Uint8Array): void; reject(e: unknown): void }
+interface ReadChunk { buffer: GPUBuffer; used: number; readers: Reader[] }
+
+export class ReadbackRing {
+  private current: ReadChunk | null = null;
+  private inBatch: ReadChunk[] = [];
+  /** Reads served, and chunks mapped to serve them. */
+  reads = 0;
+  maps = 0;
+
+  constructor(private readonly pool: GPUBufferPool, readonly chunkBytes = 256 * 1024) {}
+
+  /** Room for `bytes` (> 0) in the open batch; `data` resolves after that batch is submitted. */
+  reserve(bytes: number): ReadbackSlot {
+    const size = Math.ceil(bytes / 4) * 4;
+    let c = this.current;
+    if (!c || c.used + size > c.buffer.size) {
+      c = { buffer: this.pool.acquire(Math.max(this.chunkBytes, size), MAP_READ | COPY_DST), used: 0, readers: [] };
+      this.inBatch.push(c);
+      this.current = c;
+    }
+    const offset = c.used;
+    c.used += size;
+    this.reads++;
+    const readers = c.readers;
+    const data = new Promise<Uint8Array>((resolve, reject) => readers.push({ offset, bytes, resolve, reject }));
+    return { buffer: c.buffer, offset, data };
+  }
+
+  /** Map the chunks the batch just submitted copied into; each read gets its bytes. */
+  afterSubmit(): void {
+    for (const c of this.inBatch) {
+      this.maps++;
+      c.buffer.mapAsync(MAP_MODE_READ, 0, c.used).then(() => {
+        const range = c.buffer.getMappedRange(0, c.used);
+        return c.readers.map((r) => new Uint8Array(range.slice(r.offset, r.offset + r.bytes)));
+      }).then((got) => {
+        this.giveBack(c, true);
+        c.readers.forEach((r, i) => r.resolve(got[i]));
+      }, (e: unknown) => {
+        this.giveBack(c, c.buffer.mapState === 'mapped'); // device lost or destroyed: the owner's check reports it
+        for (const r of c.readers) r.reject(e);
+      });
+    }
+    this.inBatch = [];
+    this.current = null;
+  }
+
+  /** Fail the reads of a batch that will never be submitted (the owner is shutting down). */
+  destroy(why: Error): void {
+    for (const c of this.inBatch) {
+      this.giveBack(c, false);
+      for (const r of c.readers) r.reject(why);
+    }
+    this.inBatch = [];
+    this.current = null;
+  }
+
+  /** Unmapped and back in the pool before any read resumes, so its bytes are free by then. */
+  private giveBack(c: ReadChunk, mapped: boolean): void {
+    if (mapped) c.buffer.unmap();
+    this.pool.release(c.buffer);
   }
 }

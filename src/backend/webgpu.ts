@@ -2,15 +2,26 @@
  * The `gpu` backend: WGSL programs on a WebGPU device.
  *
  * Submits: `run` records its dispatch into an open compute pass; the batch is submitted when
- * `batchLimit` dispatches have gathered, at a `read`, and at the end of the current task (a
- * microtask), so a burst of ops costs one submit. A `write` is a copy recorded into the batch
- * from the upload ring (src/alloc/staging.ts), or, when the ring cannot take it, a submit and
- * then queue.writeBuffer (a queued write would overtake unsubmitted dispatches).
+ * `batchLimit` dispatches have gathered and at the end of the current task (a microtask), so a
+ * burst of ops costs one submit. A `write` is a copy recorded into the batch from the upload
+ * ring (src/alloc/staging.ts), or, when the ring cannot take it, a submit and then
+ * queue.writeBuffer (a queued write would overtake unsubmitted dispatches). A `read` is a copy
+ * recorded into the batch towards the readback ring, so reads issued in one task (a
+ * Promise.all of data()) share the batch's submit and one mapAsync.
  *
  * Memory: buffers come from a GPUBufferPool (src/alloc/gpu-pool.ts) and `free` gives them back;
  * the pool keeps a buffer freed while the batch is open out of reach until that batch's submit,
- * so a free never has to submit and reuse never races the GPU. Readbacks, uniform arenas and
- * index flags use the pool too.
+ * so a free never has to submit and reuse never races the GPU. Readback chunks, uniform arenas
+ * and index flags use the pool too.
+ *
+ * Refusals: WebGPU reports an out-of-memory refusal only through an error scope, later, and a
+ * refused buffer fails every command buffer that names it. So `alloc` of a new buffer of 1 MiB
+ * or more (the pool's `checkAbove`; pool hits and small buffers are not checked) holds later
+ * calls, like a compile does, until the device has answered; on a refusal the pool empties its
+ * cache and makes the buffer again, which is swapped into the GPUBuf before anything uses it.
+ * A second refusal is an OutOfMemoryError, thrown by the next call, and the buffer is *dead*:
+ * calls that name it are skipped rather than submitted (which would fail their whole batch),
+ * their outputs die too, and reading any of them throws the OutOfMemoryError. A free revives.
  *
  * Pipelines: cached by the JSON of the program's key; a miss compiles with
  * createComputePipelineAsync, one compile per key however many runs wait on it. `run` stays
@@ -30,14 +41,13 @@
 import { DeviceError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
-import { UploadRing } from '../alloc/staging.js';
+import { ReadbackRing, UploadRing } from '../alloc/staging.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 import { nativeF16 } from './wgsl-half.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
-const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
-const MAP_MODE_READ = 0x1;
+const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08;
 /** Bytes of one uniform arena: 64 dispatches at the usual 256-byte offset alignment. */
 const ARENA = 16384;
 
@@ -68,6 +78,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   /** Every GPUBuffer this backend uses comes from here (see the file comment). */
   readonly pool: GPUBufferPool;
   readonly uploads: UploadRing;
+  readonly readbacks: ReadbackRing;
+  /** Buffers whose contents were lost to a second refusal (see the file comment), and why. */
+  private readonly dead = new Map<GPUBuffer, string>();
+  private oom: string | null = null;
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private flushQueued = false;
   private error: string | null = null;
@@ -86,6 +100,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     };
     this.pool = new GPUBufferPool(device, () => this.encoder !== null, poolOptions);
     this.uploads = new UploadRing(device, 1 << 20, 4, (bytes) => this.pool.reserved(bytes));
+    this.readbacks = new ReadbackRing(this.pool);
     this.indexErrors = new GPUIndexErrors(device, this.pool);
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
@@ -104,12 +119,29 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     // Kernels bind whole buffers, so the binding limit is the real cap, not maxBufferSize.
     const cap = Math.min(this.device.limits.maxBufferSize, this.device.limits.maxStorageBufferBindingSize);
     if (size > cap) throw new OutOfMemoryError(`gpu: a buffer of ${bytes} bytes exceeds this adapter's limit of ${cap} bytes per storage binding`);
-    return { buffer: this.pool.acquire(size, STORAGE | COPY_SRC | COPY_DST), bytes };
+    const { buffer, settled } = this.pool.acquireChecked(size, STORAGE | COPY_SRC | COPY_DST);
+    const buf: GPUBuf = { buffer, bytes };
+    if (settled) {
+      // Later calls wait for the device's answer, so a replacement is in place before any use.
+      this.hold(async () => {
+        const got = await settled;
+        if (got instanceof OutOfMemoryError) {
+          this.dead.set(buffer, got.message);
+          this.oom ??= got.message;
+        } else {
+          buf.buffer = got;
+        }
+      });
+    }
+    return buf;
   }
 
   free(buf: GPUBuf): void {
     // Into the pool, reusable after the submit of any batch that may still read it.
-    this.inOrder(() => this.pool.release(buf.buffer));
+    this.inOrder(() => {
+      this.dead.delete(buf.buffer);
+      this.pool.release(buf.buffer);
+    });
   }
 
   /** Give idle pooled buffers back to the system (T.emptyCache). */
@@ -122,6 +154,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     // A held write copies now: the caller may reuse its array before the write replays.
     const padded = data.byteLength % 4 === 0 && this.held === 0 ? data : copyPadded(data);
     this.inOrder(() => {
+      if (this.dead.size > 0 && this.dead.has(buf.buffer)) return;
       const staged = this.uploads.stage(padded);
       if (staged) {
         this.endPass();
@@ -137,23 +170,28 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   async read(buf: GPUBuf, bytes: number): Promise<Uint8Array> {
     this.check();
     if (bytes === 0) return new Uint8Array(0);
-    const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.pool.acquire(size, MAP_READ | COPY_DST);
+    let data!: Promise<Uint8Array>;
     let indexError: Promise<IndexError | null> = Promise.resolve(null);
     const copy = () => {
-      // The copy joins the open batch, which is submitted now: one submit for runs and read.
+      const lost = this.dead.get(buf.buffer);
+      if (lost !== undefined) {
+        if (this.oom === lost) this.oom = null; // delivered here, not again by the next call
+        throw new OutOfMemoryError(lost);
+      }
+      // Into the open batch's readback chunk; the batch is submitted at the end of this task.
+      const slot = this.readbacks.reserve(bytes);
       this.endPass();
-      this.openEncoder().copyBufferToBuffer(buf.buffer, 0, staging, 0, size);
-      this.flush();
-      indexError = this.indexErrors.collect(); // IndexErrors of the runs encoded before this read
+      const encoder = this.openEncoder();
+      encoder.copyBufferToBuffer(buf.buffer, 0, slot.buffer, slot.offset, Math.ceil(bytes / 4) * 4);
+      indexError = this.indexErrors.collect(this.readbacks, encoder); // of the runs encoded before this read
+      data = slot.data;
+      this.scheduleFlush();
     };
     try {
       if (this.held === 0) copy();
-      else await new Promise<void>((resolve) => this.inOrder(() => { try { copy(); } finally { resolve(); } }));
+      else await new Promise<void>((resolve, reject) => this.inOrder(() => { try { copy(); resolve(); } catch (e) { reject(e); } }));
       this.check();
-      await staging.mapAsync(MAP_MODE_READ, 0, size);
-      const out = new Uint8Array(staging.getMappedRange(0, size).slice(0, bytes));
-      staging.unmap();
+      const out = await data;
       this.check();
       const e = await indexError;
       if (e) throw e;
@@ -161,8 +199,6 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     } catch (e) {
       this.check();
       throw e;
-    } finally {
-      this.pool.release(staging);
     }
   }
 
@@ -223,6 +259,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.encoder = null;
     this.encoded = 0;
     this.uploads.afterSubmit();
+    this.readbacks.afterSubmit();
     for (const u of this.arenasInBatch) this.pool.release(u); // the submit boundary: reusable now
     this.arenasInBatch = [];
     this.pool.submitted();
@@ -234,11 +271,16 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.pass = null;
     this.arena = null;
     this.uploads.destroy();
+    this.readbacks.destroy(new DeviceError('gpu: shutdown() was called before this read was submitted'));
     this.device.destroy();
     this.keepAlive.length = 0;
   }
 
   private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
+    if (this.dead.size > 0) {
+      const lost = [...inputs, output].map((b) => this.dead.get(b.buffer)).find((m) => m !== undefined);
+      if (lost !== undefined) return void this.dead.set(output.buffer, lost);
+    }
     const uniform = this.uniformSlot(prog.uniforms);
     const entries: GPUBindGroupEntry[] = [...inputs, output].map((b, binding) => ({ binding, resource: { buffer: b.buffer } }));
     entries.push({ binding: entries.length, resource: uniform });
@@ -334,6 +376,11 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   /** Throw what the device reported since the last check, or that it is lost. */
   private check(): void {
     if (this.lostReason !== null) throw new DeviceError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
+    if (this.oom !== null) {
+      const msg = this.oom;
+      this.oom = null;
+      throw new OutOfMemoryError(msg);
+    }
     if (this.pool.refused !== null) {
       const msg = this.pool.refused;
       this.pool.refused = null;
