@@ -13,6 +13,9 @@
  * 3. Dispatch overhead: tiny (4-element) adds per second in a dependent chain, Tandem with
  *    every dispatch recorded into one submit vs one submit each (WebGPUBackend.batchLimit),
  *    and tfjs-webgpu's tf.add chain for reference.
+ * 4. Row reductions: sum over the rows of [1024, 4096] and softmax of [256, 1000], Tandem's
+ *    row kernels with their group fold by subgroups (where the device has them) and by the
+ *    workgroup tree (src/backend/wgsl-group.ts), and tfjs-webgpu's tf.sum / tf.softmax.
  *
  * Runs on whatever adapter init() finds: SwiftShader here (absolute numbers are tiny there,
  * only the ratios from one run mean anything), a hardware GPU elsewhere, same command.
@@ -52,6 +55,7 @@ if (cold) {
 const { acquireGPU } = await import('../src/backend/acquire.ts');
 const { WebGPUBackend } = await import('../src/backend/webgpu.ts');
 const { MATMUL_VARIANTS, chooseMatmul, matmulProgram } = await import('../src/backend/wgsl-matmul.ts');
+const { PROGRAMS } = await import('../src/backend/wgsl-programs.ts');
 const { f16BitsToF32, f32ToF16Bits } = await import('../src/f16.ts');
 type Backend = InstanceType<typeof WebGPUBackend>;
 
@@ -172,6 +176,54 @@ for (const [m, k, n] of [[1, 2048, 2048], [2048, 2048, 1]]) {
   be.free(A); be.free(B); be.free(C); tA.dispose(); tB.dispose();
 }
 
+// ---- 4. row reductions: subgroup fold vs workgroup tree vs tfjs-webgpu ----
+// One sample = dispatch + read back the whole output, as for matmul. tfjs without CPU forwarding.
+tf.env().set('WEBGPU_CPU_FORWARD', false);
+interface RowRed { case: string; engine: string; medianMs: number; samples: number; maxAbsDiffVsTree: number }
+const redRows: RowRed[] = [];
+const redKeys: Record<string, Record<string, string | number>> = {};
+const groupLimits = [...(be.limits.subgroups ? [['subgroup', true]] : []), ['tree', false]] as [string, boolean][];
+if (!be.limits.subgroups) console.error('row reductions: this device has no usable subgroups; the tree runs alone');
+for (const c of [{ name: 'sum rows [1024, 4096]', kernel: 'reduce', rows: 1024, n: 4096 }, { name: 'softmax [256, 1000]', kernel: 'softmax', rows: 256, n: 1000 }] as const) {
+  const x = data(c.rows * c.n, 5), outLen = c.kernel === 'reduce' ? c.rows : c.rows * c.n;
+  const X = be.alloc(x.length * 4), O = be.alloc(outLen * 4);
+  be.write(X, x);
+  const engines: [string, Sampled & { result(): Promise<Float32Array> }][] = [];
+  for (const [variant, subgroups] of groupLimits) {
+    const lim = { ...be.limits, subgroups };
+    const prog = c.kernel === 'reduce' ? PROGRAMS.reduce({ op: 'sum', outer: c.rows, reduce: c.n, inner: 1 }, lim) : PROGRAMS.softmax({ rows: c.rows, n: c.n, log: false }, lim);
+    redKeys[`${c.kernel} ${variant}`] = prog.key;
+    await be.precompile([prog]);
+    engines.push([`tandem-${variant}`, {
+      async result() { be.dispatch(prog, [X], O); const d = await be.read(O, outLen * 4); return new Float32Array(d.buffer, d.byteOffset, outLen); },
+      run() { return this.result(); },
+    }]);
+  }
+  const tX = tf.tensor(x, [c.rows, c.n]);
+  engines.push(['tfjs-webgpu', {
+    async result() { const y = c.kernel === 'reduce' ? tf.sum(tX, 1) : tf.softmax(tX); const d = (await y.data()) as Float32Array; y.dispose(); return d; },
+    run() { return this.result(); },
+  }]);
+  const results = new Map<string, Float32Array>();
+  for (const [name, e] of engines) results.set(name, await e.result()); // also compiles tfjs's pipeline
+  const med = await measure(5, engines);
+  const tree = results.get('tandem-tree')!;
+  for (const [engine] of engines) {
+    const r = results.get(engine)!;
+    let d = 0;
+    for (let i = 0; i < tree.length; i++) d = Math.max(d, Math.abs(r[i] - tree[i]));
+    redRows.push({ case: c.name, engine, ...med.get(engine)!, maxAbsDiffVsTree: d });
+  }
+  console.error(`${c.name}: ${redRows.filter((r) => r.case === c.name).map((r) => `${r.engine} ${r.medianMs.toFixed(1)} ms`).join(', ')}`);
+  be.free(X); be.free(O); tX.dispose();
+}
+const redRatios = [...new Set(redRows.map((r) => r.case))].map((name) => {
+  const ms = (e: string) => redRows.find((r) => r.case === name && r.engine === e)?.medianMs;
+  const sub = ms('tandem-subgroup'), tree = ms('tandem-tree')!, tfjs = ms('tfjs-webgpu')!;
+  return { case: name, subgroupOverTree: sub ? tree / sub : null, subgroupOverTfjs: sub ? tfjs / sub : null, treeOverTfjs: tfjs / tree };
+});
+console.table(redRatios);
+
 // ---- 3. dispatch overhead: tiny adds per second ----
 const CHAIN = 200;
 const x0 = be.alloc(16), one = be.alloc(16), X = be.alloc(16), Y = be.alloc(16);
@@ -239,6 +291,7 @@ const result = {
   matmul: { note: 'one sample = dispatch + read back the whole output; median over interleaved rounds; ratios are tfjs median / Tandem median (> 1: Tandem faster); rbF16OverRbF32 is rb f32 median / rb f16 median (> 1: f16 faster); the f16 row\'s maxRelDiffVsRb is its f16 rounding (inputs and output), not an error', rows, ratios: matmulRatios },
   vector: { note: 'm = 1 or n = 1: dispatch + read back; gemv is what PROGRAMS.matmul picks for these', rows: vecRows },
   coldStart: { note: 'ms from process start (performance.now() in the child) to the first matmul result: import, adapter, device, compile, upload, compute, read; fresh node process per sample, alternating libraries; Tandem through dist/tandem.js (T.init also starts the Wasm engine)', ...coldStart },
+  rowReductions: { note: 'one sample = dispatch + read back the whole output (1024 sums; 256 x 1000 softmax values); median over interleaved rounds; tandem-subgroup / tandem-tree are the same row kernel with its group fold by subgroup operations or by the workgroup tree (wgsl-group.ts), on one device; ratios are other median / subgroup median (> 1: subgroup faster); tfjs-webgpu tf.sum(x, 1) / tf.softmax(x), WEBGPU_CPU_FORWARD false', keys: redKeys, rows: redRows, ratios: redRatios },
   dispatch: { encodeMedianUs, note: `${CHAIN} dependent 4-element adds then one read; encodeMedianUs is the JS side alone (µs per run() call, before the read); one-submit records all of them into one command buffer (batchLimit Infinity), submit-each submits every dispatch (batchLimit 1); tfjs-webgpu with WEBGPU_CPU_FORWARD false (else it adds tiny tensors on the CPU), its default batching`, ...dispatch },
 };
 writeFileSync(new URL('./results/webgpu.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');

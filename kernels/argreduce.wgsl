@@ -1,10 +1,16 @@
-// argmax / argmin along one axis: X (f32) viewed as [outer, reduce, inner], Out (i32) as
-// [outer, inner]; reduce >= 1. The result is the FIRST index of the extreme, and a NaN counts
-// as the extreme (the first NaN wins), as in the reference backend. argmin is argmax of
-// P.sign * x with sign = -1 (negation keeps ties and NaN), so both ops share one pipeline.
-// Quirk: WGSL lets a compiler assume no NaN, so NaN is tested on the bits, never with x != x.
+// argmax / argmin along one axis: X (f32, read as its bits) viewed as [outer, reduce, inner],
+// Out (i32) as [outer, inner]; reduce >= 1. The result is the FIRST index of the extreme, and a
+// NaN counts as the extreme (the first NaN wins), as in the reference backend.
+// Each value becomes an order key (u32): larger key = better candidate. Keys of numbers lie in
+// [0x007fffff, 0xff800000], so NONE (all ones) is left for NaN, which beats every number, and
+// 0 for "no candidate"; -0 keys as 0 so the two tie; argmin (P.sign < 0) flips the keys of
+// numbers. A candidate is (key, index) and the better of two has the larger key, then the
+// smaller index. All of it is integer arithmetic on the bits: WGSL lets a compiler assume
+// floats are never NaN, so a float comparison could not be trusted to keep this rule.
 // rows: inner == 1. One workgroup per output; 256 invocations stride over the row keeping
-//       (value, index) pairs, then a tree in workgroup memory that breaks ties on the index.
+//       their best candidate, then groupArg (appended from src/backend/wgsl-group.ts: a
+//       workgroup tree, or subgroupMax of the key then subgroupMin of the index among the
+//       lanes holding it) picks the best of the workgroup.
 // cols: inner > 1. One invocation per output walking down the reduced axis in order.
 struct Params {
   outer: u32,
@@ -13,28 +19,19 @@ struct Params {
   sign: f32,
 }
 
-@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(0) var<storage, read> X: array<u32>;
 @group(0) @binding(1) var<storage, read_write> Out: array<i32>;
 @group(0) @binding(2) var<uniform> P: Params;
 
 const NONE = 0xffffffffu;
-var<workgroup> vals: array<f32, 256>;
-var<workgroup> idxs: array<u32, 256>;
 
-fn isNan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
-
-// Does (av, ai) beat (bv, bi)? NaN beats any number, then larger value, then smaller index.
-fn beats(av: f32, ai: u32, bv: f32, bi: u32) -> bool {
-  if (ai == NONE) { return false; }
-  if (bi == NONE) { return true; }
-  let an = isNan(av);
-  let bn = isNan(bv);
-  if (an || bn) {
-    return an && (!bn || ai < bi);
+fn orderKey(bits: u32) -> u32 {
+  if ((bits & 0x7fffffffu) > 0x7f800000u) {
+    return NONE;
   }
-  return av > bv || (av == bv && ai < bi);
+  let b = select(bits, 0u, bits == 0x80000000u);
+  let k = select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+  return select(k, ~k, P.sign < 0.0);
 }
 
 @compute @workgroup_size(256)
@@ -42,29 +39,19 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = wid.x + wid.y * nwg.x;
   if (o >= P.outer) {
-    return;
+    return; // the whole workgroup: the fold below stays in uniform control flow
   }
-  var bv = 0.0;
-  var bi = NONE;
+  // Indices rise along the loop, so only a strictly larger key replaces the best.
+  var best = vec2<u32>(0u, NONE);
   for (var r = lid.x; r < P.reduce; r += 256u) {
-    let v = P.sign * X[o * P.reduce + r];
-    if (beats(v, r, bv, bi)) {
-      bv = v;
-      bi = r;
+    let k = orderKey(X[o * P.reduce + r]);
+    if (k > best.x) {
+      best = vec2<u32>(k, r);
     }
   }
-  vals[lid.x] = bv;
-  idxs[lid.x] = bi;
-  workgroupBarrier();
-  for (var w = 128u; w > 0u; w = w >> 1u) {
-    if (lid.x < w && beats(vals[lid.x + w], idxs[lid.x + w], vals[lid.x], idxs[lid.x])) {
-      vals[lid.x] = vals[lid.x + w];
-      idxs[lid.x] = idxs[lid.x + w];
-    }
-    workgroupBarrier();
-  }
+  let win = groupArg(lid.x, best);
   if (lid.x == 0u) {
-    Out[o] = i32(idxs[0]);
+    Out[o] = i32(win.y);
   }
 }
 
@@ -76,14 +63,12 @@ fn cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   let o = t / P.inner;
   let i = t % P.inner;
-  var bv = 0.0;
-  var bi = NONE;
+  var best = vec2<u32>(0u, NONE);
   for (var r = 0u; r < P.reduce; r++) {
-    let v = P.sign * X[(o * P.reduce + r) * P.inner + i];
-    if (beats(v, r, bv, bi)) {
-      bv = v;
-      bi = r;
+    let k = orderKey(X[(o * P.reduce + r) * P.inner + i]);
+    if (k > best.x) {
+      best = vec2<u32>(k, r);
     }
   }
-  Out[t] = i32(bi);
+  Out[t] = i32(best.y);
 }

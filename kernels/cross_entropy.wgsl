@@ -1,7 +1,8 @@
 // Per-row cross-entropy of f32 logits [rows, classes] against i32 labels [rows], with label
 // smoothing s:  out[r] = logsumexp(x_r) - (1 - s) * x_r[y] - s * mean(x_r).
-// One workgroup per row, 256 invocations: a tree max, then one pass folding both sum exp(x - max)
-// and sum x (two trees in workgroup memory).
+// One workgroup per row, 256 invocations: a group max, then one pass folding both sum exp(x - max)
+// and sum x as one vec2 group sum (groupMax, groupSum2: a workgroup tree or subgroup
+// operations, appended from src/backend/wgsl-group.ts).
 // Bad labels: run() cannot see the labels, so a label outside [0, classes) makes the row NaN
 // and records the row in Err (Err[0] = 1, Err[1] = atomicMin of the row); the backend reads
 // Err on its next read() and throws IndexError there (src/backend/gpu-index-errors.ts).
@@ -23,31 +24,19 @@ struct Params {
 @group(0) @binding(3) var<uniform> P: Params;
 @group(0) @binding(4) var<storage, read_write> Err: array<atomic<u32>, 2>;
 
-var<workgroup> pa: array<f32, 256>;
-var<workgroup> pb: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= P.rows) {
-    return;
+    return; // the whole workgroup: the folds below stay in uniform control flow
   }
   let base = row * P.classes;
   var m = P.negInf;
   for (var i = lid.x; i < P.classes; i += 256u) {
     m = max(m, X[base + i]);
   }
-  pa[lid.x] = m;
-  workgroupBarrier();
-  for (var w = 128u; w > 0u; w = w >> 1u) {
-    if (lid.x < w) {
-      pa[lid.x] = max(pa[lid.x], pa[lid.x + w]);
-    }
-    workgroupBarrier();
-  }
-  let rowMax = pa[0];
-  workgroupBarrier();
+  let rowMax = groupMax(lid.x, m);
   var se = 0.0;
   var sx = 0.0;
   for (var i = lid.x; i < P.classes; i += 256u) {
@@ -55,16 +44,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     se += exp(v - rowMax);
     sx += v;
   }
-  pa[lid.x] = se;
-  pb[lid.x] = sx;
-  workgroupBarrier();
-  for (var w = 128u; w > 0u; w = w >> 1u) {
-    if (lid.x < w) {
-      pa[lid.x] = pa[lid.x] + pa[lid.x + w];
-      pb[lid.x] = pb[lid.x] + pb[lid.x + w];
-    }
-    workgroupBarrier();
-  }
+  let sums = groupSum2(lid.x, vec2<f32>(se, sx));
   if (lid.x == 0u) {
     let y = Labels[row];
     if (y < 0 || u32(y) >= P.classes) {
@@ -72,8 +52,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       atomicMin(&Err[1], row);
       Out[row] = P.nan;
     } else {
-      let lse = rowMax + log(pa[0]);
-      Out[row] = lse - (1.0 - P.smoothing) * X[base + u32(y)] - P.smoothing * (pb[0] / f32(P.classes));
+      let lse = rowMax + log(sums.x);
+      Out[row] = lse - (1.0 - P.smoothing) * X[base + u32(y)] - P.smoothing * (sums.y / f32(P.classes));
     }
   }
 }

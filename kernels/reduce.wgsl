@@ -3,8 +3,9 @@
 // +inf), passed at run time because WGSL rejects infinite constant expressions. The result is
 // divided by P.divisor (1, or reduce for mean, as PyTorch divides). IO (spliced): ldX / stOut over f32
 // or f16 storage (src/backend/wgsl-half.ts); f16 sums accumulate in f32.
-// rows: inner == 1. One workgroup per output; 256 invocations stride over the row, then a
-//       tree in workgroup memory. (Subgroup reductions come with the WGSL kernel issue.)
+// rows: inner == 1. One workgroup per output; 256 invocations stride over the row, then
+//       groupFold (a workgroup tree or subgroup operations, appended from
+//       src/backend/wgsl-group.ts with {{COMBINE}} and identity P.identity) combines them.
 // cols: inner > 1. One invocation per output, walking down the reduced axis; neighbouring
 //       invocations read neighbouring addresses.
 
@@ -22,8 +23,6 @@ struct Params {
 {{IO}}
 @group(0) @binding(2) var<uniform> P: Params;
 
-var<workgroup> partial: array<f32, 256>;
-
 fn combine(a: f32, b: f32) -> f32 {
   return {{COMBINE}};
 }
@@ -33,22 +32,15 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         @builtin(num_workgroups) nwg: vec3<u32>) {
   let o = wid.x + wid.y * nwg.x;
   if (o >= P.outer) {
-    return;
+    return; // the whole workgroup: the fold below stays in uniform control flow
   }
-  var s: f32 = P.identity;
+  var s: f32 = P.identity; // lanes past the row's end fold the identity
   for (var r = lid.x; r < P.reduce; r += 256u) {
     s = combine(s, ldX(o * P.reduce + r));
   }
-  partial[lid.x] = s;
-  workgroupBarrier();
-  for (var w = 128u; w > 0u; w = w >> 1u) {
-    if (lid.x < w) {
-      partial[lid.x] = combine(partial[lid.x], partial[lid.x + w]);
-    }
-    workgroupBarrier();
-  }
+  let total = groupFold(lid.x, s);
   if (lid.x == 0u) {
-    stOut(o, partial[0] / P.divisor);
+    stOut(o, total / P.divisor);
   }
 }
 

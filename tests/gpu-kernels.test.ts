@@ -3,7 +3,9 @@
  * reference backend: argmax/argmin, softmax, layerNorm, crossEntropy, gather (4-, 2- and 1-byte
  * items) and oneHot, at sizes with 0, 1, primes and tails of the 256-wide workgroups and of the
  * 4-byte words that pack bytes; index errors, which the gpu reports from the next read(); rows
- * spilling past the per-dimension workgroup limit. The other new WGSL kernels run in the files
+ * spilling past the per-dimension workgroup limit. The row kernels run once per group fold
+ * (tests/group-variants.ts: subgroups where the device has them, and the workgroup tree;
+ * gpu-group.test.ts checks which one compiled). The other new WGSL kernels run in the files
  * that already test every engine: compare-where, convert (cast, normalizeImage),
  * optim-kernels (sgd, adam, adamw), views (1- and 2-byte copy), kernels (argmax/argmin).
  */
@@ -15,6 +17,7 @@ import { PROGRAMS, type Program } from '../src/backend/wgsl-programs.ts';
 import { IndexError } from '../src/errors.ts';
 import { REQUIRE_GPU, RUNTIME, mismatch, randomData } from './harness.ts';
 import { asF32, asI32, gpu, ref, run } from './seam.ts';
+import { GROUP_BACKENDS, ROW_SIZES } from './group-variants.ts';
 
 test(`${RUNTIME}: webgpu: an adapter exists for the gpu kernel tests`, () => {
   if (REQUIRE_GPU) assert.ok(gpu, 'init() found no WebGPU adapter; set TANDEM_ALLOW_NO_GPU=1 to run without GPU tests');
@@ -29,8 +32,6 @@ function close(got: Float32Array, want: Float32Array, atol: number, rtol: number
   const bad = mismatch(got, want, null, atol, rtol);
   if (bad) assert.unreachable(`${what}: ${bad}`);
 }
-
-const ROW_SIZES = [1, 2, 3, 5, 7, 16, 31, 255, 256, 257, 1031];
 
 test(`${RUNTIME}: wgsl programs: the key names everything the code depends on, and never a shape`, () => {
   const lim = { maxWorkgroupsPerDim: 65535 };
@@ -72,62 +73,65 @@ test(`${RUNTIME}: wgsl programs: the key names everything the code depends on, a
 if (gpu) {
   const g = gpu;
 
-  test(`${RUNTIME}: webgpu: argmax/argmin rows and columns, ties and NaN take the first index`, async () => {
-    for (const op of ['argmax', 'argmin'] as const) {
-      for (const outer of [1, 3])
-        for (const reduce of [1, 2, 3, 5, 17, 256, 257, 1031])
-          for (const inner of [1, 2, 7]) {
-            const n = outer * reduce * inner;
-            // Rounded data makes ties common; some rows get a NaN or two.
-            const x = randomData(n, reduce * 7 + inner).map((v, i) => (i % 97 === 13 ? NaN : Math.round(v * 2)));
-            const p = { op, outer, reduce, inner };
-            const { got, want } = await both(g, 'reduce', [x], outer * inner * 4, p);
-            assert.equal(Array.from(asI32(got.out)), Array.from(asI32(want.out)), `${op} outer=${outer} reduce=${reduce} inner=${inner}`);
+  for (const [variant, be] of GROUP_BACKENDS) {
+    test(`${RUNTIME}: webgpu [${variant}]: argmax/argmin rows and columns, ties and NaN take the first index`, async () => {
+      for (const op of ['argmax', 'argmin'] as const) {
+        for (const outer of [1, 3])
+          for (const reduce of ROW_SIZES)
+            // Columns fold in one invocation whatever the variant: the first backend covers them.
+            for (const inner of be === g ? [1, 2, 7] : [1]) {
+              const n = outer * reduce * inner;
+              // Rounded data makes ties common; some rows get a NaN or two.
+              const x = randomData(n, reduce * 7 + inner).map((v, i) => (i % 97 === 13 ? NaN : Math.round(v * 2)));
+              const p = { op, outer, reduce, inner };
+              const { got, want } = await both(be, 'reduce', [x], outer * inner * 4, p);
+              assert.equal(Array.from(asI32(got.out)), Array.from(asI32(want.out)), `${op} outer=${outer} reduce=${reduce} inner=${inner}`);
+            }
+      }
+    });
+
+    test(`${RUNTIME}: webgpu [${variant}]: argmax of -0 and 0 ties on the first index; argmin of all-equal is 0`, async () => {
+      const x = new Float32Array([-0, 0, -5, 0, -0]);
+      const r = await run(be, 'reduce', [x], 4, { op: 'argmax', outer: 1, reduce: 5, inner: 1 });
+      assert.is(asI32(r.out)[0], 0);
+      const r2 = await run(be, 'reduce', [new Float32Array(300).fill(3)], 4, { op: 'argmin', outer: 1, reduce: 300, inner: 1 });
+      assert.is(asI32(r2.out)[0], 0);
+    });
+
+    test(`${RUNTIME}: webgpu [${variant}]: softmax and log-softmax, rows of every tail length`, async () => {
+      for (const log of [false, true])
+        for (const rows of [0, 1, 3])
+          for (const n of ROW_SIZES) {
+            const x = randomData(rows * n, n + rows).map((v) => v * 4);
+            const { got, want } = await both(be, 'softmax', [x], rows * n * 4, { rows, n, log });
+            close(asF32(got.out), asF32(want.out), 1e-6, 2e-5, `log=${log} rows=${rows} n=${n}`);
           }
-    }
-  });
+    });
 
-  test(`${RUNTIME}: webgpu: argmax of -0 and 0 ties on the first index; argmin of all-equal is 0`, async () => {
-    const x = new Float32Array([-0, 0, -5, 0, -0]);
-    const r = await run(g, 'reduce', [x], 4, { op: 'argmax', outer: 1, reduce: 5, inner: 1 });
-    assert.is(asI32(r.out)[0], 0);
-    const r2 = await run(g, 'reduce', [new Float32Array(300).fill(3)], 4, { op: 'argmin', outer: 1, reduce: 300, inner: 1 });
-    assert.is(asI32(r2.out)[0], 0);
-  });
+    test(`${RUNTIME}: webgpu [${variant}]: layerNorm with and without weight and bias`, async () => {
+      for (const [weight, bias] of [[false, false], [true, false], [false, true], [true, true]])
+        for (const rows of [1, 4])
+          for (const n of ROW_SIZES) {
+            // An offset mean checks that the variance is taken around it (two passes).
+            const x = randomData(rows * n, n * 3 + rows).map((v) => v + 10);
+            const inputs = [x, ...(weight ? [randomData(n, 5)] : []), ...(bias ? [randomData(n, 6)] : [])];
+            const p = { rows, n, eps: 1e-5, weight, bias };
+            const { got, want } = await both(be, 'layerNorm', inputs, rows * n * 4, p);
+            close(asF32(got.out), asF32(want.out), 2e-5, 2e-5, `weight=${weight} bias=${bias} rows=${rows} n=${n}`);
+          }
+    });
 
-  test(`${RUNTIME}: webgpu: softmax and log-softmax, rows of every tail length`, async () => {
-    for (const log of [false, true])
-      for (const rows of [0, 1, 3])
-        for (const n of ROW_SIZES) {
-          const x = randomData(rows * n, n + rows).map((v) => v * 4);
-          const { got, want } = await both(g, 'softmax', [x], rows * n * 4, { rows, n, log });
-          close(asF32(got.out), asF32(want.out), 1e-6, 2e-5, `log=${log} rows=${rows} n=${n}`);
-        }
-  });
-
-  test(`${RUNTIME}: webgpu: layerNorm with and without weight and bias`, async () => {
-    for (const [weight, bias] of [[false, false], [true, false], [false, true], [true, true]])
-      for (const rows of [1, 4])
-        for (const n of ROW_SIZES) {
-          // An offset mean checks that the variance is taken around it (two passes).
-          const x = randomData(rows * n, n * 3 + rows).map((v) => v + 10);
-          const inputs = [x, ...(weight ? [randomData(n, 5)] : []), ...(bias ? [randomData(n, 6)] : [])];
-          const p = { rows, n, eps: 1e-5, weight, bias };
-          const { got, want } = await both(g, 'layerNorm', inputs, rows * n * 4, p);
-          close(asF32(got.out), asF32(want.out), 2e-5, 2e-5, `weight=${weight} bias=${bias} rows=${rows} n=${n}`);
-        }
-  });
-
-  test(`${RUNTIME}: webgpu: crossEntropy with and without label smoothing`, async () => {
-    for (const smoothing of [0, 0.1, 1])
-      for (const rows of [0, 1, 5])
-        for (const classes of ROW_SIZES) {
-          const x = randomData(rows * classes, classes + rows).map((v) => v * 3);
-          const labels = Int32Array.from({ length: rows }, (_, r) => (r * 7 + 3) % classes);
-          const { got, want } = await both(g, 'crossEntropy', [x, labels], rows * 4, { rows, classes, smoothing });
-          close(asF32(got.out), asF32(want.out), 1e-5, 1e-5, `smoothing=${smoothing} rows=${rows} classes=${classes}`);
-        }
-  });
+    test(`${RUNTIME}: webgpu [${variant}]: crossEntropy with and without label smoothing`, async () => {
+      for (const smoothing of [0, 0.1, 1])
+        for (const rows of [0, 1, 5])
+          for (const classes of ROW_SIZES) {
+            const x = randomData(rows * classes, classes + rows).map((v) => v * 3);
+            const labels = Int32Array.from({ length: rows }, (_, r) => (r * 7 + 3) % classes);
+            const { got, want } = await both(be, 'crossEntropy', [x, labels], rows * 4, { rows, classes, smoothing });
+            close(asF32(got.out), asF32(want.out), 1e-5, 1e-5, `smoothing=${smoothing} rows=${rows} classes=${classes}`);
+          }
+    });
+  }
 
   test(`${RUNTIME}: webgpu: a bad label is an IndexError from the next read, naming the first bad row`, async () => {
     const classes = 4, rows = 6;
@@ -156,16 +160,19 @@ if (gpu) {
     }
   });
 
-  test(`${RUNTIME}: webgpu: row kernels spill rows past the per-dimension workgroup limit into y`, async () => {
-    const small = new WebGPUBackend((g as WebGPUBackend).device);
-    Object.assign(small, { limits: { maxWorkgroupsPerDim: 4 } }); // as a tiny adapter would
-    const rows = 23, n = 5;
-    const x = randomData(rows * n, 9);
-    const { got, want } = await both(small, 'softmax', [x], rows * n * 4, { rows, n, log: false });
-    close(asF32(got.out), asF32(want.out), 1e-6, 2e-5, 'softmax');
-    const a = await both(small, 'reduce', [x], rows * 4, { op: 'argmax', outer: rows, reduce: n, inner: 1 });
-    assert.equal(Array.from(asI32(a.got.out)), Array.from(asI32(a.want.out)));
-  });
+  for (const [variant] of GROUP_BACKENDS) {
+    test(`${RUNTIME}: webgpu [${variant}]: row kernels spill rows past the per-dimension workgroup limit into y`, async () => {
+      const small = new WebGPUBackend((g as WebGPUBackend).device);
+      Object.assign(small, { limits: { maxWorkgroupsPerDim: 4, subgroups: variant === 'subgroup' } }); // as a tiny adapter would
+      const rows = 23, n = 5;
+      const x = randomData(rows * n, 9);
+      const { got, want } = await both(small, 'softmax', [x], rows * n * 4, { rows, n, log: false });
+      close(asF32(got.out), asF32(want.out), 1e-6, 2e-5, 'softmax');
+      const a = await both(small, 'reduce', [x], rows * 4, { op: 'argmax', outer: rows, reduce: n, inner: 1 });
+      assert.equal(Array.from(asI32(a.got.out)), Array.from(asI32(a.want.out)));
+    });
+  }
+
   /** Random bytes as a table, and indices in range with repeats. */
   const bytes = (n: number, seed: number) => Uint8Array.from(randomData(n, seed), (v) => Math.floor((v + 2) * 64) & 255);
 

@@ -51,8 +51,9 @@ async function fromGPU(gpu: GPU, keepAlive: unknown[]): Promise<Acquired | null>
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return null;
   const device = await adapter.requestDevice({
-    // f16 kernels use native f16 storage where they can (wgsl-half.ts), packed words elsewhere.
-    requiredFeatures: adapter.features.has('shader-f16') ? ['shader-f16'] : [],
+    // f16 kernels use native f16 storage where they can (wgsl-half.ts), packed words elsewhere;
+    // the row kernels fold with subgroup operations where they can (wgsl-group.ts).
+    requiredFeatures: (['shader-f16', 'subgroups'] as const).filter((f) => adapter.features.has(f)),
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,

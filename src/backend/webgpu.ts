@@ -45,6 +45,7 @@ import { ReadbackRing, UploadRing } from '../alloc/staging.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 import { nativeF16 } from './wgsl-half.js';
+import { subgroupsUsable } from './wgsl-group.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08;
@@ -97,6 +98,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       maxWorkgroupsPerDim: l.maxComputeWorkgroupsPerDimension,
       tile: { maxInvocations: l.maxComputeInvocationsPerWorkgroup, maxSizeX: l.maxComputeWorkgroupSizeX, maxSizeY: l.maxComputeWorkgroupSizeY, maxSharedBytes: l.maxComputeWorkgroupStorageSize },
       nativeF16: nativeF16(device.features),
+      subgroups: subgroupsUsable(device.features), // tests and benches may set it false: workgroup trees
     };
     this.pool = new GPUBufferPool(device, () => this.encoder !== null, poolOptions);
     this.uploads = new UploadRing(device, 1 << 20, 4, (bytes) => this.pool.reserved(bytes));

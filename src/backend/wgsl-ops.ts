@@ -15,6 +15,7 @@ import { COMPARE } from '../ops/elementwise-spec.js';
 import type { KernelParams } from './backend.js';
 import { grid1d, type GridLimits, lazyCode, type Program, strided } from './wgsl-programs.js';
 import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
+import { type GroupFold, groupVariant, maxFold, sumFold, withGroupFolds } from './wgsl-group.js';
 
 const WG = 256;
 const groups = (n: number) => Math.ceil(n / WG);
@@ -39,19 +40,31 @@ function broadcastWords(head: number[], shape: number[], strides: number[][]): U
   return u;
 }
 
+/**
+ * The best (order key, index) candidate of kernels/argreduce.wgsl: the larger key, then the
+ * smaller index; over a subgroup, the largest key, then the smallest index among its holders.
+ */
+const ARG_FOLD: GroupFold = {
+  name: 'groupArg', type: 'vec2<u32>', identity: 'vec2<u32>(0u, NONE)',
+  combine: 'select(b, a, a.x > b.x || (a.x == b.x && a.y < b.y))',
+  subgroup: 'let k = subgroupMax(v.x);\n  return vec2<u32>(k, subgroupMin(select(NONE, v.y, v.x == k)));',
+};
+
 export function argReduce({ op, outer, reduce, inner }: KernelParams['reduce'], lim: GridLimits): Program {
   if (reduce < 1) throw new DeviceError(`gpu: ${op} needs a non-empty reduced axis`);
   const u = uniforms([outer, reduce, inner], { 3: op === 'argmax' ? 1 : -1 });
-  const code = WGSL.argreduce;
-  if (inner === 1) return { key: { kernel: 'argreduce', entry: 'rows' }, code, entry: 'rows', grid: grid1d(outer, lim), uniforms: u };
-  return { key: { kernel: 'argreduce', entry: 'cols' }, code, entry: 'cols', grid: grid1d(groups(outer * inner), lim), uniforms: u };
+  const group = inner === 1 ? groupVariant(lim.subgroups) : 'tree'; // as in PROGRAMS.reduce
+  const code = () => withGroupFolds(group, WGSL.argreduce, [ARG_FOLD]);
+  if (inner === 1) return lazyCode({ key: { kernel: 'argreduce', entry: 'rows', group }, entry: 'rows', grid: grid1d(outer, lim), uniforms: u }, code);
+  return lazyCode({ key: { kernel: 'argreduce', entry: 'cols' }, entry: 'cols', grid: grid1d(groups(outer * inner), lim), uniforms: u }, code);
 }
 
 export const OPS_PROGRAMS = {
   softmax({ rows, n, log, dtype }: KernelParams['softmax'], lim: GridLimits): Program {
-    const s = floatStorage(dtype, lim.nativeF16);
-    const code = () => withHalf(s, WGSL.softmax.replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
-    return lazyCode({ key: { kernel: 'softmax', storage: s }, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) }, code);
+    const s = floatStorage(dtype, lim.nativeF16), group = groupVariant(lim.subgroups);
+    const folds = [maxFold('groupMax', 'P.negInf'), sumFold('groupSum')];
+    const code = () => withHalf(s, withGroupFolds(group, WGSL.softmax.replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])), folds));
+    return lazyCode({ key: { kernel: 'softmax', storage: s, group }, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n, log ? 1 : 0], { 3: -Infinity }) }, code);
   },
   layerNorm({ rows, n, eps, weight, bias }: KernelParams['layerNorm'], lim: GridLimits): Program {
     // Bindings follow the backend's order: x, weight?, bias?, out, uniform.
@@ -60,16 +73,19 @@ export const OPS_PROGRAMS = {
     if (weight) decl.push(`@group(0) @binding(${b++}) var<storage, read> Weight: array<f32>;`);
     if (bias) decl.push(`@group(0) @binding(${b++}) var<storage, read> Bias: array<f32>;`);
     decl.push(`@group(0) @binding(${b++}) var<storage, read_write> Out: array<f32>;`, `@group(0) @binding(${b}) var<uniform> P: Params;`);
-    const code = () => WGSL.layernorm.replace('{{DECL}}', decl.join('\n'))
-      .replace('{{W}}', weight ? 'Weight[i]' : '1.0').replace('{{B}}', bias ? 'Bias[i]' : '0.0');
-    return lazyCode({ key: { kernel: 'layerNorm', weight: weight ? 1 : 0, bias: bias ? 1 : 0 }, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n], { 2: eps }) }, code);
+    const group = groupVariant(lim.subgroups);
+    const code = () => withGroupFolds(group, WGSL.layernorm.replace('{{DECL}}', decl.join('\n'))
+      .replace('{{W}}', weight ? 'Weight[i]' : '1.0').replace('{{B}}', bias ? 'Bias[i]' : '0.0'), [sumFold('groupSum')]);
+    return lazyCode({ key: { kernel: 'layerNorm', weight: weight ? 1 : 0, bias: bias ? 1 : 0, group }, entry: 'main', grid: grid1d(rows, lim), uniforms: uniforms([rows, n], { 2: eps }) }, code);
   },
   crossEntropy({ rows, classes, smoothing }: KernelParams['crossEntropy'], lim: GridLimits): Program {
-    return {
-      key: { kernel: 'crossEntropy' }, code: WGSL.cross_entropy, entry: 'main', grid: grid1d(rows, lim),
+    const group = groupVariant(lim.subgroups);
+    const code = () => withGroupFolds(group, WGSL.cross_entropy, [maxFold('groupMax', 'P.negInf'), sumFold('groupSum2', 'vec2<f32>')]);
+    return lazyCode({
+      key: { kernel: 'crossEntropy', group }, entry: 'main', grid: grid1d(rows, lim),
       uniforms: uniforms([rows, classes], { 2: smoothing, 3: -Infinity, 4: NaN }),
       indexError: (r) => `crossEntropy: the label at index ${r} is outside [0, ${classes}) (found on the gpu; that row of the result is NaN)`,
-    };
+    }, code);
   },
   compare({ op, shape, aStrides, bStrides }: KernelParams['compare'], lim: GridLimits): Program {
     const total = shape.reduce((x, y) => x * y, 1);

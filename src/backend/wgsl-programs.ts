@@ -11,6 +11,7 @@ import type { DescribeIndexError } from './gpu-index-errors.js';
 import { OPS_PROGRAMS, argReduce } from './wgsl-ops.js';
 import { type TileLimits, matmulProgram } from './wgsl-matmul.js';
 import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
+import { type GroupFold, groupVariant, maxFold, minFold, sumFold, withGroupFolds } from './wgsl-group.js';
 
 export interface Program {
   /** Everything the generated code depends on; JSON of it is the pipeline cache key. */
@@ -43,10 +44,12 @@ export function lazyCode(prog: Omit<Program, 'code'>, build: () => string): Prog
 
 /**
  * The adapter limits programs size their grids and tiles by (absent tile fields: core
- * minimums), and whether f16 operands may use native f16 storage (the device has shader-f16
- * and the runtime's WGSL front end accepts `enable f16`; wgsl-half.ts).
+ * minimums), whether f16 operands may use native f16 storage (the device has shader-f16
+ * and the runtime's WGSL front end accepts `enable f16`; wgsl-half.ts), and whether the row
+ * kernels' group folds may use subgroup operations (likewise for `subgroups`; wgsl-group.ts).
+ * Absent flags mean no; a backend may turn `subgroups` off to run the workgroup tree instead.
  */
-export interface GridLimits { maxWorkgroupsPerDim: number; tile?: Partial<TileLimits>; nativeF16?: boolean }
+export interface GridLimits { maxWorkgroupsPerDim: number; tile?: Partial<TileLimits>; nativeF16?: boolean; subgroups?: boolean }
 
 /** Spread `groups` workgroups over x, then y, within the per-dimension limit. */
 export function grid1d(groups: number, lim: GridLimits): [number, number, number] {
@@ -57,12 +60,12 @@ export function grid1d(groups: number, lim: GridLimits): [number, number, number
 
 const WG = 256;
 
-/** Identity and fold of each reduction the WGSL reduce kernel implements. */
-const REDUCE_WGSL: Partial<Record<ReduceOp, { identity: number; combine: string }>> = {
-  sum: { identity: 0, combine: 'a + b' },
-  mean: { identity: 0, combine: 'a + b' },
-  max: { identity: -Infinity, combine: 'max(a, b)' },
-  min: { identity: Infinity, combine: 'min(a, b)' },
+/** Identity, fold and row group fold of each reduction the WGSL reduce kernel implements. */
+const REDUCE_WGSL: Partial<Record<ReduceOp, { identity: number; combine: string; group: GroupFold }>> = {
+  sum: { identity: 0, combine: 'a + b', group: sumFold('groupFold') },
+  mean: { identity: 0, combine: 'a + b', group: sumFold('groupFold') },
+  max: { identity: -Infinity, combine: 'max(a, b)', group: maxFold('groupFold', 'P.identity') },
+  min: { identity: Infinity, combine: 'min(a, b)', group: minFold('groupFold', 'P.identity') },
 };
 const splice = (tmpl: string, expr: string) => tmpl.replaceAll('{{EXPR}}', expr);
 
@@ -103,9 +106,12 @@ export const PROGRAMS = {
     asF32[3] = op === 'mean' ? reduce : 1;
     asF32[4] = fold.identity;
     const s = floatStorage(dtype, lim.nativeF16);
-    const code = () => withHalf(s, WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])));
+    // cols folds within one invocation: its module gets the tree fold (unused), so one
+    // pipeline serves every device.
+    const group = inner === 1 ? groupVariant(lim.subgroups) : 'tree';
+    const code = () => withHalf(s, withGroupFolds(group, WGSL.reduce.replaceAll('{{COMBINE}}', fold.combine).replace('{{IO}}', floatIO(s, [['X', 0]], ['Out', 1])), [fold.group]));
     const kind = op === 'mean' ? 'sum' : op; // mean is sum with a divisor: one pipeline
-    if (inner === 1) return lazyCode({ key: { kernel: 'reduce', op: kind, entry: 'rows', storage: s }, entry: 'rows', grid: grid1d(outer, lim), uniforms }, code);
+    if (inner === 1) return lazyCode({ key: { kernel: 'reduce', op: kind, entry: 'rows', storage: s, group }, entry: 'rows', grid: grid1d(outer, lim), uniforms }, code);
     return lazyCode({ key: { kernel: 'reduce', op: kind, entry: 'cols', storage: s }, entry: 'cols', grid: grid1d(Math.ceil((outer * inner) / WG), lim), uniforms }, code);
   },
   // The ladder and its choice of rung by shape live in wgsl-matmul.ts.
