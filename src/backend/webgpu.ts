@@ -27,7 +27,7 @@
  * the device reports later, and a lost device, are kept and thrown as typed errors from the
  * next call that touches the device.
  */
-import { DeviceError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
+import { DeviceError, DeviceLostError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
 import { UploadRing } from '../alloc/staging.js';
@@ -333,7 +333,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
 
   /** Throw what the device reported since the last check, or that it is lost. */
   private check(): void {
-    if (this.lostReason !== null) throw new DeviceError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
+    if (this.lostReason !== null) throw new DeviceLostError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
     if (this.pool.refused !== null) {
       const msg = this.pool.refused;
       this.pool.refused = null;
