@@ -137,7 +137,7 @@ async function setPlacement(s: State, opts: InitOptions): Promise<void> {
     s.calibration = stored ?? await calibrate(s.cpu, s.gpu, key);
     if (!stored && opts.calibrationStore) await saveCalibration(opts.calibrationStore, s.calibration);
   }
-  configure(p, s.calibration);
+  configure(p, s.calibration, s.gpu);
 }
 
 function wantedThreads(t: InitOptions['threads']): number {
@@ -247,6 +247,18 @@ export function backends(op: string): { cpu: WasmBackend; gpu: WebGPUBackend | n
 }
 
 /**
+ * @internal For tests: put `gpu` in place of the runtime's gpu backend (null: none) and return
+ * the one it replaces; placement is re-configured for it (keeping the calibration).
+ */
+export function swapGPUForTest(gpu: WebGPUBackend | null): WebGPUBackend | null {
+  if (!state) throw new NotInitializedError('swapGPUForTest: not initialised');
+  const old = state.gpu;
+  state.gpu = gpu;
+  configure(state.placement, state.calibration, gpu);
+  return old;
+}
+
+/**
  * Destroy the GPU device, stop every worker thread, and drop every backend; tensors made
  * before become unusable. Deno keeps running while a worker lives: call this at the end of a
  * Deno program that used `threads`.
@@ -255,6 +267,6 @@ export function shutdown(): void {
   state?.gpu?.destroy();
   destroyPools();
   state = null;
-  configure('manual', null);
+  configure('manual', null, null);
   pending = null;
 }

@@ -240,4 +240,88 @@ test(name('calibrations round-trip through a store (sync or async, object or JSO
   assert.is(await loadCalibration({ get: (k) => map.get(k), set: () => {} }, 'another machine'), null);
 });
 
+
+test(name('trace: Chrome trace events, one tid per stream, and nothing recorded when off'), async () => {
+  if (!info.gpu) return;
+  const x = randomData(256, 17);
+  const g = T.tensor(x, [256], { device: 'gpu' });
+  T.startTrace();
+  const up = T.to(T.tensor(x, [256], { device: 'cpu' }), 'gpu');
+  const y = T.relu(T.add(T.to(T.neg(g), 'cpu'), T.ones([256])));
+  await y.data();
+  await up.data();
+  let trace = T.stopTrace();
+  for (let i = 0; i < 50 && !trace.traceEvents.some((e) => e.tid === 2); i++) await new Promise((r) => setTimeout(r, 20));
+  const json = JSON.parse(JSON.stringify(trace)) as ReturnType<typeof T.stopTrace>;
+  const spans = json.traceEvents.filter((e) => e.ph === 'X');
+  const names = new Map(json.traceEvents.filter((e) => e.ph === 'M').map((e) => [e.tid, (e.args as { name: string }).name]));
+  for (const e of spans) {
+    assert.ok(['compute', 'upload', 'download', 'compile', 'wait'].includes(e.cat), e.cat);
+    assert.ok(Number.isInteger(e.ts) && Number.isInteger(e.dur) && e.dur! >= 0 && e.pid === 1);
+    assert.ok(names.has(e.tid), `tid ${e.tid} is named`);
+  }
+  const has = (cat: string, stream: string) => spans.some((e) => e.cat === cat && names.get(e.tid) === stream);
+  assert.ok(has('upload', 'upload'), 'the cpu -> gpu copy');
+  assert.ok(has('download', 'download'), 'the readback');
+  assert.ok(has('compute', 'cpu'), 'cpu kernels');
+  assert.ok(has('wait', 'host'), 'data() waiting on a fence');
+  assert.ok(has('compute', 'gpu'), 'a gpu batch');
+  const cpuNames = spans.filter((e) => names.get(e.tid) === 'cpu').map((e) => e.name);
+  assert.equal(cpuNames, ['add', 'relu']);
+  T.relu(T.ones([4]));
+  T.startTrace();
+  trace = T.stopTrace();
+  assert.is(trace.traceEvents.filter((e) => e.ph === 'X').length, 0, 'spans only between start and stop');
+});
+
+test(name('a device lost mid-stream: pending work fails with DeviceLostError, the cpu works on, host copies stay readable'), async () => {
+  if (!info.gpu) return;
+  const { acquireGPU } = await import('../src/backend/acquire.ts');
+  const { WebGPUBackend } = await import('../src/backend/webgpu.ts');
+  const { swapGPUForTest } = await import('../src/runtime.ts');
+  const got = await acquireGPU();
+  assert.ok(got, 'a second device for this test');
+  const be = new WebGPUBackend(got!.device, got!.keepAlive);
+  const original = swapGPUForTest(be);
+  try {
+    const x = randomData(1024, 18);
+    const g = T.tensor(x, [1024], { device: 'gpu' });
+    const landed = await g.to('cpu'); // a completed readback: a host copy
+    const onCpu = T.tensor(x, [1024], { device: 'cpu' });
+    const work = T.exp(T.mul(g, g));
+    const pending = T.to(work, 'cpu');
+    const downstream = T.add(pending, onCpu);
+    got!.device.destroy(); // mid-stream: the readback is in flight
+    for (const t of [pending, downstream]) {
+      try {
+        await t.data();
+        assert.unreachable('pending work must fail');
+      } catch (e) {
+        assert.instance(e, T.DeviceLostError);
+        assert.instance(e, T.DeviceError, 'old catches still work');
+      }
+    }
+    try {
+      await g.data();
+      assert.unreachable('a gpu tensor is gone');
+    } catch (e) {
+      assert.instance(e, T.DeviceLostError);
+    }
+    assert.throws(() => T.neg(g), (e: unknown) => e instanceof T.DeviceLostError);
+    assert.equal(Array.from((await landed.data()) as Float32Array), Array.from(x), 'the completed readback is readable');
+    const y = T.add(landed, onCpu); // unpinned placement avoids the lost gpu
+    assert.is(y.device, 'cpu');
+    await close(y, await refOf((d) => T.add(T.tensor(x, [1024], { device: d }), T.tensor(x, [1024], { device: d }))));
+    const z = T.sum(T.relu(T.tensor(x, [1024])));
+    assert.is(z.device, 'cpu');
+    assert.is(T.explain().at(-1)!.reason, 'only-engine');
+    await z.data();
+  } finally {
+    swapGPUForTest(original);
+    be.destroy();
+  }
+  // The runtime's own device was never touched.
+  assert.equal(Array.from(await T.add(T.ones([2], { device: 'gpu' }), T.ones([2], { device: 'gpu' })).data()), [2, 2]);
+});
+
 test.run();

@@ -34,6 +34,7 @@ import { UploadRing } from '../alloc/staging.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 import { nativeF16 } from './wgsl-half.js';
+import { span, tracing } from '../sched/trace.js'; // a leaf sink (imports nothing), like errors.js
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08, MAP_READ = 0x01;
@@ -160,6 +161,9 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       return out;
     } catch (e) {
       this.check();
+      // A map aborted by a destroyed device can reject before device.lost resolves: give it a turn.
+      if ((e as Error)?.name === 'AbortError') await new Promise((r) => setTimeout(r, 0));
+      this.check();
       throw e;
     } finally {
       this.pool.release(staging);
@@ -219,6 +223,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.sealArena();
     this.endPass();
     this.uploads.beforeSubmit();
+    if (tracing) this.traceBatch(this.encoded);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.encoded = 0;
@@ -236,6 +241,12 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.uploads.destroy();
     this.device.destroy();
     this.keepAlive.length = 0;
+  }
+
+  /** A trace span from this submit until the queue has done it (host times). */
+  private traceBatch(dispatches: number): void {
+    const t0 = performance.now();
+    this.device.queue.onSubmittedWorkDone().then(() => span('compute', `gpu batch (${dispatches} dispatches)`, 'gpu', t0), () => {});
   }
 
   private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
@@ -302,11 +313,13 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const inFlight = this.compiling.get(key);
     if (inFlight) return inFlight;
     this.device.pushErrorScope('validation');
+    const t0 = tracing ? performance.now() : 0;
     const module = this.device.createShaderModule({ code: prog.code, label: key });
     const moduleError = this.device.popErrorScope();
     const done = this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: prog.entry }, label: key })
       .then((p) => {
         this.pipelines.set(key, p);
+        if (tracing) span('compile', prog.entry, 'compile', t0, performance.now(), { key });
         return p;
       }, async (e: unknown) => {
         this.kernelError ??= await describeCompileError(module, prog, key, e, await moduleError.catch(() => null));

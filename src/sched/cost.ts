@@ -6,8 +6,6 @@
  * Transfers cost a latency plus bytes over the link's bandwidth (upload: host to gpu through
  * the staging ring; download: a readback).
  */
-import type { DeviceKind } from '../backend/backend.js';
-
 export interface EngineRates {
   /** Fixed cost of one op (dispatch, call overhead), µs. */
   launchUs: number;
@@ -41,11 +39,4 @@ export interface Calibration {
 /** Estimated µs of an op on an engine, before moving inputs. */
 export function computeUs(r: EngineRates, flops: number, bytes: number): number {
   return r.launchUs + bytes / (r.gbps * 1e3) + flops / (r.gflops * 1e3);
-}
-
-/** Estimated µs of moving `bytes` from `from` to `to` (0 on the same device). */
-export function moveUs(c: Calibration, from: DeviceKind, to: DeviceKind, bytes: number): number {
-  if (from === to || !c.gpu) return 0;
-  const link = to === 'gpu' ? c.gpu.upload : c.gpu.download;
-  return link.latencyUs + bytes / (link.gbps * 1e3);
 }

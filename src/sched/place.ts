@@ -16,9 +16,8 @@ import type { DeviceKind } from '../backend/backend.js';
 import { ITEM_BYTES } from '../dtype.js';
 import { DeviceError, TandemError } from '../errors.js';
 import { type OpName, type Plan, opFlops } from '../ops/ops.js';
-import { backends } from '../runtime.js';
 import type { Tensor } from '../tensor.js';
-import { type Calibration, computeUs, moveUs } from './cost.js';
+import { type Calibration, computeUs } from './cost.js';
 
 export type Placement = 'auto' | 'cpu' | 'gpu' | 'manual';
 export const PLACEMENTS: readonly Placement[] = ['auto', 'cpu', 'gpu', 'manual'];
@@ -42,16 +41,18 @@ export interface Decision {
 
 let mode: Placement = 'manual';
 let calibration: Calibration | null = null;
+let gpuBackend: { readonly lost: boolean } | null = null;
 let scope: DeviceKind | null = null;
 
 const RING = 256;
 const ring: Decision[] = Array.from({ length: RING }, () => ({ op: '', device: 'cpu', reason: 'manual', cpuUs: NaN, gpuUs: NaN, flops: 0, bytes: 0, movedBytes: 0 }));
 let next = 0, recorded = 0;
 
-/** @internal Set by init(). */
-export function configure(p: Placement, c: Calibration | null): void {
+/** @internal Set by init(): the mode, the model's rates, and the gpu (asked whether it is lost). */
+export function configure(p: Placement, c: Calibration | null, gpu: { readonly lost: boolean } | null): void {
   mode = p;
   calibration = c;
+  gpuBackend = gpu;
 }
 
 export function placement(): Placement { return mode; }
@@ -113,23 +114,21 @@ export function place(op: OpName, inputs: readonly Tensor[], plan: Plan): Device
     if (pinned !== null) return record(op, pinned, 'pinned', NaN, NaN, 0, 0, movedTo(inputs, pinned));
     if (mode !== 'auto') return record(op, mode, 'placement', NaN, NaN, 0, 0, movedTo(inputs, mode));
   }
-  const c = calibration;
-  const gpu = backends(op).gpu;
-  if (c === null || c.gpu === null || gpu === null || gpu.lost) return record(op, 'cpu', 'only-engine', NaN, NaN, 0, 0, movedTo(inputs, 'cpu'));
+  const c = calibration, g = c?.gpu;
+  if (!g || gpuBackend === null || gpuBackend.lost) return record(op, 'cpu', 'only-engine', NaN, NaN, 0, 0, movedTo(inputs, 'cpu'));
   // The model: each engine's compute estimate plus copying the inputs that live elsewhere.
   const flops = opFlops(op, plan);
-  let bytes = outBytes(plan, inputs);
-  let cpuUs = 0, gpuUs = 0;
+  let bytes = outBytes(plan, inputs), cpuUs = 0, gpuUs = 0;
   for (let i = 0; i < inputs.length; i++) {
     const t = inputs[i], b = t.byteLength;
     bytes += b;
-    cpuUs += moveUs(c, t.device, 'cpu', b);
-    gpuUs += moveUs(c, t.device, 'gpu', b);
+    if (t.device === 'gpu') cpuUs += g.download.latencyUs + b / (g.download.gbps * 1e3);
+    else gpuUs += g.upload.latencyUs + b / (g.upload.gbps * 1e3);
   }
-  cpuUs += computeUs(c.cpu, flops, bytes);
-  gpuUs += computeUs(c.gpu, flops, bytes);
+  cpuUs += computeUs(c!.cpu, flops, bytes);
+  gpuUs += computeUs(g, flops, bytes);
   const device: DeviceKind = gpuUs < cpuUs ? 'gpu' : 'cpu';
-  return record(op, device, 'model', cpuUs, gpuUs, flops, bytes, movedTo(inputs, device));
+  return record(op, device, 'model', cpuUs, gpuUs, flops, bytes, device === first && !mixed ? 0 : movedTo(inputs, device));
 }
 
 /** Bytes of the planned output. */
