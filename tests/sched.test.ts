@@ -297,7 +297,7 @@ test(name('a device lost mid-stream: pending work fails with DeviceLostError, th
         await t.data();
         assert.unreachable('pending work must fail');
       } catch (e) {
-        assert.instance(e, T.DeviceLostError);
+        assert.instance(e, T.DeviceLostError, String(e));
         assert.instance(e, T.DeviceError, 'old catches still work');
       }
     }
@@ -305,7 +305,7 @@ test(name('a device lost mid-stream: pending work fails with DeviceLostError, th
       await g.data();
       assert.unreachable('a gpu tensor is gone');
     } catch (e) {
-      assert.instance(e, T.DeviceLostError);
+      assert.instance(e, T.DeviceLostError, String(e));
     }
     assert.throws(() => T.neg(g), (e: unknown) => e instanceof T.DeviceLostError);
     assert.equal(Array.from((await landed.data()) as Float32Array), Array.from(x), 'the completed readback is readable');

@@ -27,7 +27,7 @@
  * the device reports later, and a lost device, are kept and thrown as typed errors from the
  * next call that touches the device.
  */
-import { DeviceError, DeviceLostError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
+import { DeviceError, DeviceLostError, GPUKernelError, type IndexError, OutOfMemoryError, TandemError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
 import { UploadRing } from '../alloc/staging.js';
@@ -161,8 +161,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       return out;
     } catch (e) {
       this.check();
-      // A map aborted by a destroyed device can reject before device.lost resolves: give it a turn.
-      if ((e as Error)?.name === 'AbortError') await new Promise((r) => setTimeout(r, 0));
+      // A map failed by a destroyed device can reject before device.lost resolves (Dawn: an
+      // AbortError; Deno: a validation error): give the loss a moment to be reported.
+      if (!(e instanceof TandemError)) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
+      await Promise.resolve();
       this.check();
       throw e;
     } finally {
