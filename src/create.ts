@@ -10,6 +10,7 @@ const DEVICES: readonly DeviceKind[] = ['cpu', 'gpu', 'ref'];
 
 export interface CreateOptions {
   dtype?: DType;
+  /** Where the tensor lives (default 'cpu'). Naming it pins the tensor: see README, placement. */
   device?: DeviceKind;
 }
 
@@ -34,7 +35,7 @@ export function tensor(data: HostData, shape?: readonly number[], opts: CreateOp
   const dtype = checkDType(opts.dtype, 'tensor', inferDType(data));
   const device = checkDevice(opts.device, 'tensor');
   const storage = toStorage(data, dtype, 'tensor'); // validate before touching the device
-  return create(s, dtype, device, 'tensor', () => storage);
+  return create(s, dtype, device, 'tensor', () => storage, opts.device !== undefined);
 }
 
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
@@ -52,11 +53,11 @@ export function randn(shape: readonly number[], opts: CreateOptions & { seed?: n
   const dtype = checkDType(opts.dtype, 'randn');
   if (dtype !== 'f32' && dtype !== 'f16') throw new DTypeError(`randn: dtype ${dtype} is not a floating-point dtype; use f32 or f16`);
   const s = checkShape(shape, 'randn');
-  return create(s, dtype, checkDevice(opts.device, 'randn'), 'randn', () => toStorage(new Rng(seed).fillNormal(new Float32Array(numel(s))), dtype, 'randn'));
+  return create(s, dtype, checkDevice(opts.device, 'randn'), 'randn', () => toStorage(new Rng(seed).fillNormal(new Float32Array(numel(s))), dtype, 'randn'), opts.device !== undefined);
 }
 
 function filled(shape: readonly number[], opts: CreateOptions, op: string, value: number): Tensor {
   const s = checkShape(shape, op);
   const dtype = checkDType(opts.dtype, op);
-  return create(s, dtype, checkDevice(opts.device, op), op, () => toStorage(new Float32Array(numel(s)).fill(value), dtype, op));
+  return create(s, dtype, checkDevice(opts.device, op), op, () => toStorage(new Float32Array(numel(s)).fill(value), dtype, op), opts.device !== undefined);
 }

@@ -22,6 +22,12 @@ export class DisposedError extends TandemError {}
 /** A device that is unknown, absent, lost, or mixed with another without `.to()`. */
 export class DeviceError extends TandemError {}
 
+/**
+ * The gpu device was lost or destroyed: work pending on it fails with this, and so does every
+ * later use of a gpu tensor. The cpu engine is unaffected; re-run init() for a new device.
+ */
+export class DeviceLostError extends DeviceError {}
+
 /** WebGPU reported a validation or internal error for work Tandem submitted. */
 export class GPUKernelError extends TandemError {}
 

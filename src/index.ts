@@ -6,6 +6,9 @@
 import { apply, checkInputs } from './apply.js';
 import { type MultiReduceOp, reduceAxes } from './ops/reduce-axes.js';
 import { ShapeError } from './errors.js';
+import type { DeviceKind as Device } from './backend/backend.js';
+import { checkDevice } from './create.js';
+import { copyTo } from './sched/stream.js';
 import type { DType } from './dtype.js';
 import type { Activation } from './ops/activation.js';
 import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
@@ -26,6 +29,21 @@ export type { GPUInfo } from './backend/acquire.js';
 export type { Activation } from './ops/activation.js';
 export * from './errors.js';
 export * as datasets from './datasets/digits.js';
+export { onDevice, explain, type Placement, type Decision, type Reason } from './sched/place.js';
+export type { Calibration, EngineRates, LinkRates } from './sched/cost.js';
+export type { CalibrationStore } from './sched/calibrate.js';
+export { startTrace, stopTrace, type TraceEvent, type TraceCategory } from './sched/trace.js';
+
+/**
+ * A copy of t on `device`, returned at once and pinned there. From the gpu it is pending until
+ * the readback lands: ops on it are queued behind it and `await c.data()` waits for it.
+ */
+export const to = (t: Tensor, device: Device): Tensor => {
+  checkInputs('to', [t]);
+  const c = copyTo(t, checkDevice(device, 'to'), 'to');
+  c.pinned = true;
+  return c;
+};
 
 /** Elementwise a + b with NumPy broadcasting. */
 export const add = (a: Tensor, b: Tensor): Tensor => apply('add', [a, b]);

@@ -12,6 +12,9 @@ import { WebGPUBackend } from './backend/webgpu.js';
 import { DeviceError, NotInitializedError, TandemError } from './errors.js';
 import { WASM_BASE64 } from './gen/wasm.js';
 import { WorkerPool, canShare, destroyPools } from './backend/pool.js';
+import { type CalibrationStore, calibrate, calibrationKey, loadCalibration, saveCalibration } from './sched/calibrate.js';
+import { type Calibration } from './sched/cost.js';
+import { PLACEMENTS, type Placement, configure } from './sched/place.js';
 
 export interface InitOptions {
   /** 'auto' (default): use WebGPU when an adapter exists. true: require it. false: never. */
@@ -42,18 +45,35 @@ export interface InitOptions {
    * by a later init() without re-creating the device.
    */
   gpuMemoryLimit?: number;
+  /**
+   * Where ops run (src/sched/place.ts): 'auto' (default) by the cost model, calibrated here when
+   * a gpu exists; 'cpu' or 'gpu' for every op; 'manual' for the inputs' device (mixing devices
+   * is a DeviceError). In every mode but 'manual', pinned tensors and T.onDevice force placement.
+   */
+  placement?: Placement;
+  /** Rates for the cost model instead of measuring them (e.g. loaded elsewhere, or a test's). */
+  calibration?: Calibration;
+  /** Where calibrations are kept across processes: { get(key), set(key, value) }, sync or async. */
+  calibrationStore?: CalibrationStore;
+  /** Measure again even when a calibration is known (in this process or the store). */
+  recalibrate?: boolean;
 }
 
 export interface InitInfo {
   /** relaxedSimd: the running module is the relaxed-SIMD build (f32x4.relaxed_madd). */
   cpu: { simd: boolean; relaxedSimd: boolean; threads: number };
   gpu: GPUInfo | null;
+  placement: Placement;
+  /** The cost model's rates (auto placement with a gpu), else null. */
+  calibration: Calibration | null;
 }
 
 interface State {
   cpu: WasmBackend;
   gpu: WebGPUBackend | null;
   gpuInfo: GPUInfo | null;
+  placement: Placement;
+  calibration: Calibration | null;
 }
 
 let state: State | null = null;
@@ -81,7 +101,10 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
     const memoryLimit = opts.cpuMemoryLimit ?? state?.cpu.memoryLimit;
     if (memoryLimit !== undefined && !(memoryLimit > 0)) throw new TandemError(`init: cpuMemoryLimit must be a positive number of bytes, got ${JSON.stringify(memoryLimit)}`);
     state?.cpu.destroy();
-    state = { cpu: await makeCpu(opts.wasm, simd, threads, { flavor, memoryLimit }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null };
+    state = {
+      cpu: await makeCpu(opts.wasm, simd, threads, { flavor, memoryLimit }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null,
+      placement: state?.placement ?? 'auto', calibration: state?.calibration ?? null,
+    };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
   if (opts.gpuMemoryLimit !== undefined) {
@@ -97,7 +120,24 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
       throw new DeviceError('init: gpu: true was asked for, but no WebGPU adapter was found');
     }
   }
+  await setPlacement(state, opts);
   return info();
+}
+
+/** The placement mode and, for 'auto' with a gpu, the cost model's calibration. */
+async function setPlacement(s: State, opts: InitOptions): Promise<void> {
+  const p = opts.placement ?? s.placement;
+  if (!PLACEMENTS.includes(p)) throw new TandemError(`init: placement must be one of ${PLACEMENTS.map((x) => `'${x}'`).join(', ')}, got ${JSON.stringify(p)}`);
+  if (p === 'gpu' && !s.gpu) throw new DeviceError(`init: placement 'gpu' needs a gpu, and init() found no WebGPU adapter`);
+  s.placement = p;
+  const key = calibrationKey(s.gpuInfo?.adapter ?? null, s.cpu.threads, s.cpu.relaxedSimd);
+  if (opts.calibration) s.calibration = opts.calibration;
+  else if (p === 'auto' && s.gpu && (opts.recalibrate || s.calibration?.key !== key)) {
+    const stored = opts.recalibrate || !opts.calibrationStore ? null : await loadCalibration(opts.calibrationStore, key);
+    s.calibration = stored ?? await calibrate(s.cpu, s.gpu, key);
+    if (!stored && opts.calibrationStore) await saveCalibration(opts.calibrationStore, s.calibration);
+  }
+  configure(p, s.calibration, s.gpu);
 }
 
 function wantedThreads(t: InitOptions['threads']): number {
@@ -182,7 +222,10 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
 
 export function info(): InitInfo {
   if (!state) throw new NotInitializedError('Tandem is not initialised: call `await T.init()` first');
-  return { cpu: { simd: state.cpu.simd, relaxedSimd: state.cpu.relaxedSimd, threads: state.cpu.threads }, gpu: state.gpuInfo };
+  return {
+    cpu: { simd: state.cpu.simd, relaxedSimd: state.cpu.relaxedSimd, threads: state.cpu.threads }, gpu: state.gpuInfo,
+    placement: state.placement, calibration: state.calibration,
+  };
 }
 
 /** The backend for a device, or a typed error saying why there is none. */
@@ -204,6 +247,18 @@ export function backends(op: string): { cpu: WasmBackend; gpu: WebGPUBackend | n
 }
 
 /**
+ * @internal For tests: put `gpu` in place of the runtime's gpu backend (null: none) and return
+ * the one it replaces; placement is re-configured for it (keeping the calibration).
+ */
+export function swapGPUForTest(gpu: WebGPUBackend | null): WebGPUBackend | null {
+  if (!state) throw new NotInitializedError('swapGPUForTest: not initialised');
+  const old = state.gpu;
+  state.gpu = gpu;
+  configure(state.placement, state.calibration, gpu);
+  return old;
+}
+
+/**
  * Destroy the GPU device, stop every worker thread, and drop every backend; tensors made
  * before become unusable. Deno keeps running while a worker lives: call this at the end of a
  * Deno program that used `threads`.
@@ -212,5 +267,6 @@ export function shutdown(): void {
   state?.gpu?.destroy();
   destroyPools();
   state = null;
+  configure('manual', null, null);
   pending = null;
 }

@@ -7,6 +7,11 @@
  *
  * Kernels read contiguous buffers from their start. `materialize` gives one: the storage
  * itself when the view already is that, otherwise a copy made by the `copy` kernel.
+ *
+ * Pending storage (src/sched/stream.ts): a Storage whose contents are still being produced by
+ * deferred work (a readback, an op waiting on one) has a `fence` that resolves when they are
+ * there, or rejects with the error that stopped them (and then stays rejected). Ops on pending
+ * inputs are deferred behind the fence; `data()` awaits only its own storage's fence.
  */
 import type { Backend, DeviceKind } from './backend/backend.js';
 import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, fmtShape, numel, stridesOf } from './dtype.js';
@@ -15,9 +20,13 @@ import { fromStorage } from './host.js';
 import { track, untrack } from './lifetime.js';
 import { collapseCopy, isContiguous } from './ops/layout.js';
 import { backendFor } from './runtime.js';
+import { checkDevice } from './create.js';
+import { copyTo, waitFence } from './sched/stream.js';
 
 export class Storage {
   refs = 1;
+  /** null when the contents are there; see the file comment. */
+  fence: Promise<void> | null = null;
   constructor(readonly backend: Backend, public buf: unknown, readonly bytes: number) {}
 
   release(): void {
@@ -37,6 +46,11 @@ export class Tensor {
   readonly strides: readonly number[];
   /** Element offset of index [0, ..., 0] in the storage. */
   readonly offset: number;
+  /**
+   * @internal Placement was forced: made with an explicit `device`, moved by `to`, or the result
+   * of an op whose placement was forced. Auto placement keeps ops on pinned inputs' devices.
+   */
+  pinned = false;
   #storage: Storage | null;
 
   /** @internal Use T.tensor, T.zeros, ... or an op. Takes over one reference of `storage`. */
@@ -56,32 +70,47 @@ export class Tensor {
   get byteLength(): number { return this.size * ITEM_BYTES[this.dtype]; }
   /** True when the elements sit row-major from the start of the storage (no copy needed). */
   get isContiguous(): boolean { return this.offset === 0 && isContiguous(this.shape, this.strides); }
+  /** True while the contents are still being produced by deferred work (see the file comment). */
+  get pending(): boolean { return this.storage('pending').fence !== null; }
 
   /**
    * The values, row-major, in a fresh array: Float32Array for f32 and f16, Int32Array for
    * i32, Uint8Array for u8 and bool. Name the dtype for a precise type: `t.data<'i32'>()`.
    */
   async data<D extends DType = 'f32'>(): Promise<HostArrayOf[D]> {
-    const { buf, temp } = this.materialize('data');
-    const backend = this.backend;
+    const s = this.storage('data');
+    s.refs++; // held across the awaits: a dispose() meanwhile must not free what is being read
     try {
-      const bytes = await backend.read(buf, this.byteLength);
-      return fromStorage(bytes, this.dtype, this.size) as HostArrayOf[D];
+      if (s.fence !== null) await waitFence(s.fence, 'data');
+      const { buf, temp } = this.materialize('data', s);
+      try {
+        const bytes = await s.backend.read(buf, this.byteLength);
+        return fromStorage(bytes, this.dtype, this.size) as HostArrayOf[D];
+      } finally {
+        if (temp) s.backend.free(buf);
+      }
     } finally {
-      if (temp) backend.free(buf);
+      s.release();
     }
   }
 
-  /** A copy of this tensor on `device` (this tensor is left as it is). */
+  /**
+   * A copy of this tensor on `device` (this tensor is left as it is), once it has landed. The
+   * copy is pinned to `device`. `T.to(t, device)` is the form that returns at once.
+   */
   async to(device: DeviceKind): Promise<Tensor> {
-    const { buf, temp } = this.materialize('to');
-    const backend = this.backend;
-    try {
-      const bytes = await backend.read(buf, this.byteLength);
-      return createTensor(this.shape, this.dtype, device, 'to', () => bytes);
-    } finally {
-      if (temp) backend.free(buf);
+    const c = copyTo(this, checkDevice(device, 'to'), 'to');
+    c.pinned = true;
+    const s = c.storage('to');
+    if (s.fence !== null) {
+      try {
+        await waitFence(s.fence, 'to');
+      } catch (e) {
+        c.dispose();
+        throw e;
+      }
     }
+    return c;
   }
 
   dispose(): void {
@@ -110,15 +139,17 @@ export class Tensor {
   view(op: string, shape: Shape, strides: readonly number[], offset: number): Tensor {
     const s = this.storage(op);
     s.refs++;
-    return new Tensor(shape, this.dtype, this.device, s, strides, offset);
+    const v = new Tensor(shape, this.dtype, this.device, s, strides, offset);
+    v.pinned = this.pinned;
+    return v;
   }
 
   /**
    * @internal A contiguous buffer of this tensor's elements, starting at the buffer's start.
    * `temp` says the caller owns it and must free it (on this tensor's backend) when done.
+   * Deferred work passes the storage it holds (this view may be disposed by then).
    */
-  materialize(op: string): { buf: unknown; temp: boolean } {
-    const s = this.storage(op);
+  materialize(op: string, s: Storage = this.storage(op)): { buf: unknown; temp: boolean } {
     if (this.isContiguous) return { buf: s.buf, temp: false };
     const buf = s.backend.alloc(this.byteLength);
     try {
@@ -141,7 +172,7 @@ export class Tensor {
  * @internal A tensor holding `values()` on `device`. Device memory is allocated first, so a size
  * the device cannot hold fails at once with OutOfMemoryError before any host array is made.
  */
-export function createTensor(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => ArrayBufferView): Tensor {
+export function createTensor(shape: Shape, dtype: DType, device: DeviceKind, op: string, values: () => ArrayBufferView, pinned = false): Tensor {
   const backend = backendFor(device, op);
   const bytes = numel(shape) * ITEM_BYTES[dtype];
   const buf = backend.alloc(bytes);
@@ -152,7 +183,9 @@ export function createTensor(shape: Shape, dtype: DType, device: DeviceKind, op:
     if (e instanceof RangeError) throw new OutOfMemoryError(`${op}: cannot make ${bytes} bytes of host data (${e.message})`);
     throw e;
   }
-  return new Tensor(shape, dtype, device, new Storage(backend, buf, bytes));
+  const t = new Tensor(shape, dtype, device, new Storage(backend, buf, bytes));
+  t.pinned = pinned;
+  return t;
 }
 
 // Engines older than Symbol.dispose: `using` helpers (TypeScript's, esbuild's) look up this key.

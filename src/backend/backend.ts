@@ -107,6 +107,12 @@ export interface Backend<Buf = unknown> {
   /** The first `bytes` bytes of `buf`, as a fresh array the caller owns. */
   read(buf: Buf, bytes: number): Promise<Uint8Array>;
   /**
+   * Host-visible backends only (cpu, ref): the first `bytes` bytes of `buf` as a view of the
+   * backend's own memory, valid until the next alloc. Lets the scheduler copy ready host data to
+   * another device synchronously.
+   */
+  readSync?(buf: Buf, bytes: number): Uint8Array;
+  /**
    * Run one kernel; `inputs` are read, `output` is written entirely. In-place kernels (the
    * optimizer updates) read `output` too and also write the inputs their params doc names.
    */

@@ -150,6 +150,7 @@ export class ReferenceBackend implements Backend<Uint8Array> {
   free(_buf: Uint8Array): void {}
   write(buf: Uint8Array, data: ArrayBufferView): void { buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); }
   async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
+  readSync(buf: Uint8Array, bytes: number): Uint8Array { return buf.subarray(0, bytes); }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
     if (isHalfCall(kernel, params)) return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);
     if (kernel === 'copy') return copyBytes(inputs[0], output, params as KernelParams['copy']);

@@ -121,6 +121,9 @@ export class WasmBackend implements Backend<WasmBuf> {
   async read(buf: WasmBuf, bytes: number): Promise<Uint8Array> {
     return new Uint8Array(this.memory.buffer).slice(buf.ptr, buf.ptr + bytes);
   }
+  readSync(buf: WasmBuf, bytes: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, buf.ptr, bytes);
+  }
   run<K extends KernelName>(kernel: K, inputs: WasmBuf[], output: WasmBuf, params: KernelParams[K]): void {
     // f16 float kernels: the Wasm cast kernels around the f32 kernel (f16-compute.ts).
     if (isHalfCall(kernel, params)) return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);

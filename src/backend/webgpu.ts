@@ -38,7 +38,7 @@
  * the device reports later, and a lost device, are kept and thrown as typed errors from the
  * next call that touches the device.
  */
-import { DeviceError, GPUKernelError, type IndexError, OutOfMemoryError } from '../errors.js';
+import { DeviceError, DeviceLostError, GPUKernelError, type IndexError, OutOfMemoryError, TandemError } from '../errors.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
 import { ReadbackRing, UploadRing } from '../alloc/staging.js';
@@ -46,6 +46,7 @@ import { GPUIndexErrors } from './gpu-index-errors.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 import { nativeF16 } from './wgsl-half.js';
 import { subgroupsUsable } from './wgsl-group.js';
+import { span, tracing } from '../sched/trace.js'; // a leaf sink (imports nothing), like errors.js
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08;
@@ -200,6 +201,11 @@ export class WebGPUBackend implements Backend<GPUBuf> {
       return out;
     } catch (e) {
       this.check();
+      // A map failed by a destroyed device can reject before device.lost resolves (Dawn: an
+      // AbortError; Deno: a validation error): give the loss a moment to be reported.
+      if (!(e instanceof TandemError)) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
+      await Promise.resolve();
+      this.check();
       throw e;
     }
   }
@@ -257,6 +263,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.sealArena();
     this.endPass();
     this.uploads.beforeSubmit();
+    if (tracing) this.traceBatch(this.encoded);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.encoded = 0;
@@ -276,6 +283,12 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.readbacks.destroy(new DeviceError('gpu: shutdown() was called before this read was submitted'));
     this.device.destroy();
     this.keepAlive.length = 0;
+  }
+
+  /** A trace span from this submit until the queue has done it (host times). */
+  private traceBatch(dispatches: number): void {
+    const t0 = performance.now();
+    this.device.queue.onSubmittedWorkDone().then(() => span('compute', `gpu batch (${dispatches} dispatches)`, 'gpu', t0), () => {});
   }
 
   private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
@@ -346,11 +359,13 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     const inFlight = this.compiling.get(key);
     if (inFlight) return inFlight;
     this.device.pushErrorScope('validation');
+    const t0 = tracing ? performance.now() : 0;
     const module = this.device.createShaderModule({ code: prog.code, label: key });
     const moduleError = this.device.popErrorScope();
     const done = this.device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: prog.entry }, label: key })
       .then((p) => {
         this.pipelines.set(key, p);
+        if (tracing) span('compile', prog.entry, 'compile', t0, performance.now(), { key });
         return p;
       }, async (e: unknown) => {
         this.kernelError ??= await describeCompileError(module, prog, key, e, await moduleError.catch(() => null));
@@ -377,7 +392,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
 
   /** Throw what the device reported since the last check, or that it is lost. */
   private check(): void {
-    if (this.lostReason !== null) throw new DeviceError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
+    if (this.lostReason !== null) throw new DeviceLostError(`gpu: the WebGPU device was lost (${this.lostReason}); re-run init()`);
     if (this.oom !== null) {
       const msg = this.oom;
       this.oom = null;

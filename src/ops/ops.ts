@@ -28,6 +28,11 @@ interface Row<A> {
   dtypes?: readonly DType[] | readonly (readonly DType[])[];
   /** `dtypes` are the inputs' dtypes, already checked against the row's. */
   plan(shapes: Shape[], attrs: A, dtypes: readonly DType[]): Plan;
+  /**
+   * Floating-point operations of a planned call, for the cost model (src/sched/cost.ts); one
+   * per output element when absent (elementwise ops).
+   */
+  flops?(params: never): number;
 }
 
 const ANY: readonly DType[] = ['f32', 'f16', 'i32', 'u8', 'bool'];
@@ -62,6 +67,7 @@ function reduction(op: ReduceOp): Row<ReduceAttrs> {
   const needsElements = op !== 'sum' && op !== 'mean';
   return {
     arity: 1,
+    flops: (p: KernelParams['reduce']) => p.outer * p.reduce * p.inner,
     // argmax/argmin stay f32-only: their kernels have no f16 twin yet.
     dtypes: needsElements && op !== 'max' && op !== 'min' ? ['f32'] : FLOAT,
     plan([x], { axis, keepDims = false }, dtypes) {
@@ -199,17 +205,20 @@ export const OPS = {
   matmul: {
     arity: 2,
     dtypes: FLOAT,
+    flops: matmulFlops,
     plan: ([a, b], attrs: MatmulAttrs, dtypes) => withDType(attrs.name === 'linear' ? planLinear(a, b, null, attrs.activation) : planMatmul(a, b, attrs, null), attrs.name ?? 'matmul', dtypes),
   } satisfies Row<MatmulAttrs>,
   /** x @ w^T + bias with a fused activation: the matmul kernel with its epilogue. */
   linear: {
     arity: 3,
     dtypes: FLOAT,
+    flops: matmulFlops,
     plan: ([x, w, bias], { activation }: { activation?: Activation }, dtypes) => withDType(planLinear(x, w, bias, activation), 'linear', dtypes),
   } satisfies Row<{ activation?: Activation }>,
   softmaxLast: {
     arity: 1,
     dtypes: FLOAT,
+    flops: (p: KernelParams['softmax']) => 5 * p.rows * p.n,
     plan: ([x], { log }: { log: boolean }, dtypes) => {
       const n = x.length === 0 ? 1 : x[x.length - 1];
       return { shape: x, kernel: 'softmax', params: { rows: n === 0 ? 0 : numel(x) / n, n, log, ...floatDType(log ? 'logSoftmax' : 'softmax', dtypes) } };
@@ -217,6 +226,7 @@ export const OPS = {
   } satisfies Row<{ log: boolean }>,
   layerNorm: {
     arity: [1, 3],
+    flops: (p: KernelParams['layerNorm']) => 8 * p.rows * p.n,
     plan(shapes, { normalized, eps, weight, bias }: LayerNormAttrs) {
       const [x] = shapes;
       const k = normalized.length;
@@ -232,6 +242,7 @@ export const OPS = {
   } satisfies Row<LayerNormAttrs>,
   crossEntropy: {
     arity: 2,
+    flops: (p: KernelParams['crossEntropy']) => 5 * p.rows * p.classes,
     dtypes: [['f32'], ['i32']],
     plan([logits, labels], { smoothing }: { smoothing: number }) {
       if (logits.length !== 2 || labels.length !== 1 || labels[0] !== logits[0]) {
@@ -260,6 +271,17 @@ export const OPS = {
     },
   } satisfies Row<{ classes: number; dtype: 'i32' | 'f32' }>,
 } satisfies Record<string, Row<never>>;
+
+/** 2mkn per batch: one multiply and one add per term. */
+function matmulFlops(p: KernelParams['matmul']): number {
+  return 2 * p.m * p.k * p.n * (p.batchShape ? numel(p.batchShape) : 1);
+}
+
+/** Flops of a planned call of `op` (see Row.flops). */
+export function opFlops(op: OpName, plan: Plan): number {
+  const f = (OPS[op] as Row<never>).flops;
+  return f ? f(plan.params as never) : numel(plan.shape);
+}
 
 /** A matmul plan with its compute dtype (shape checks first, so shape errors win). */
 function withDType(p: MatmulPlan, op: string, dtypes: readonly DType[]): MatmulPlan {

@@ -3,7 +3,9 @@
  * (no copy) whenever the layout allows; reshape of a non-contiguous view copies, as PyTorch's
  * does. concat writes each input into its slab of a new tensor with the copy kernel.
  */
-import { checkInputs } from '../apply.js';
+import { checkInputs, checkSameDevice } from '../apply.js';
+import { placement } from '../sched/place.js';
+import { STREAMS, copyTo, defer } from '../sched/stream.js';
 import { ITEM_BYTES, type Shape, checkShape, fmtShape, normAxis, numel, stridesOf } from '../dtype.js';
 import { ShapeError, TandemError } from '../errors.js';
 import { Storage, Tensor } from '../tensor.js';
@@ -87,15 +89,42 @@ export function narrow(t: Tensor, axis: number, start: number, length: number): 
 export function contiguous(t: Tensor): Tensor {
   checkInputs('contiguous', [t]);
   if (t.isContiguous) return t.view('contiguous', t.shape, t.strides, 0);
-  const backend = t.backend;
+  const s = t.storage('contiguous');
+  if (s.fence !== null) { // pending: copy on the device's stream once it lands
+    const out = new Storage(s.backend, s.backend.alloc(t.byteLength), t.byteLength);
+    defer(STREAMS[t.device], [s], [out], () => {
+      if (t.size > 0) s.backend.run('copy', [s.buf], out.buf, t.copyParams(stridesOf(t.shape), 0));
+    });
+    return pinnedLike(t, new Tensor(t.shape, t.dtype, t.device, out));
+  }
   const { buf } = t.materialize('contiguous');
-  return new Tensor(t.shape, t.dtype, t.device, new Storage(backend, buf, t.byteLength));
+  return pinnedLike(t, new Tensor(t.shape, t.dtype, t.device, new Storage(s.backend, buf, t.byteLength)));
 }
 
-/** Tensors joined along an axis; all other dimensions and the dtype must agree. */
+function pinnedLike(src: Tensor, t: Tensor): Tensor {
+  t.pinned = src.pinned;
+  return t;
+}
+
+/**
+ * Tensors joined along an axis; all other dimensions and the dtype must agree. The result is
+ * on the first input's device: others are copied there, except in placement 'manual', where
+ * mixing devices is a DeviceError.
+ */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new TandemError('concat: needs a non-empty array of tensors');
   checkInputs('concat', tensors as Tensor[]);
+  const device = tensors[0].device;
+  if (placement() === 'manual' || tensors.some((t) => t.device === 'ref')) checkSameDevice('concat', tensors);
+  const moved = tensors.map((t) => (t.device === device ? t : copyTo(t, device, 'concat')));
+  try {
+    return concatOn(moved, axis);
+  } finally {
+    moved.forEach((t, i) => { if (t !== tensors[i]) t.dispose(); });
+  }
+}
+
+function concatOn(tensors: readonly Tensor[], axis: number): Tensor {
   const first: Tensor = tensors[0];
   const ax = normAxis(axis, first.rank, 'concat');
   for (const t of tensors) {
@@ -109,15 +138,25 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const strides = stridesOf(shape);
   const bytes = numel(shape) * ITEM_BYTES[first.dtype];
   const out = backend.alloc(bytes);
-  try {
+  const storages = tensors.map((t) => t.storage('concat'));
+  const copyAll = (into: unknown): void => {
     let at = 0;
-    for (const t of tensors) {
-      if (t.size > 0) backend.run('copy', [t.storage('concat').buf], out, t.copyParams(strides, at * strides[ax]));
+    tensors.forEach((t, i) => {
+      if (t.size > 0) backend.run('copy', [storages[i].buf], into, t.copyParams(strides, at * strides[ax]));
       at += t.shape[ax];
-    }
+    });
+  };
+  const result = new Tensor(shape, first.dtype, first.device, new Storage(backend, out, bytes));
+  result.pinned = tensors.some((t) => t.pinned);
+  if (storages.some((s) => s.fence !== null)) {
+    defer(STREAMS[first.device], storages, [result.storage('concat')], () => copyAll(out));
+    return result;
+  }
+  try {
+    copyAll(out);
   } catch (e) {
-    backend.free(out);
+    result.dispose();
     throw e;
   }
-  return new Tensor(shape, first.dtype, first.device, new Storage(backend, out, bytes));
+  return result;
 }
