@@ -135,6 +135,10 @@ export class ReadbackRing {
     this.reads++;
     const readers = c.readers;
     const data = new Promise<Uint8Array>((resolve, reject) => readers.push({ offset, bytes, resolve, reject }));
+    // A reader that stops listening (its read failed on an earlier check, or an index-flag slot
+    // behind a failed data slot) must not turn a later rejection into an unhandled one; whoever
+    // awaits `data` still sees it.
+    data.catch(() => {});
     return { buffer: c.buffer, offset, data };
   }
 
