@@ -78,14 +78,18 @@ export class Tensor {
    * i32, Uint8Array for u8 and bool. Name the dtype for a precise type: `t.data<'i32'>()`.
    */
   async data<D extends DType = 'f32'>(): Promise<HostArrayOf[D]> {
-    const s = this.storage('data');
+    return fromStorage(await this.bytes('data'), this.dtype, this.size) as HostArrayOf[D];
+  }
+
+  /** @internal The storage bytes, row-major (f16 as halves), once the tensor's fence is passed. */
+  async bytes(op: string): Promise<Uint8Array> {
+    const s = this.storage(op);
     s.refs++; // held across the awaits: a dispose() meanwhile must not free what is being read
     try {
-      if (s.fence !== null) await waitFence(s.fence, 'data');
-      const { buf, temp } = this.materialize('data', s);
+      if (s.fence !== null) await waitFence(s.fence, op);
+      const { buf, temp } = this.materialize(op, s);
       try {
-        const bytes = await s.backend.read(buf, this.byteLength);
-        return fromStorage(bytes, this.dtype, this.size) as HostArrayOf[D];
+        return await s.backend.read(buf, this.byteLength);
       } finally {
         if (temp) s.backend.free(buf);
       }

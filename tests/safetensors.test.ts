@@ -96,6 +96,17 @@ test(`${RUNTIME}: safetensors: malformed files are FormatErrors naming the probl
   assert.is(T.memoryStats().cpu.liveTensors, live, 'a refused file leaves no tensors behind');
 });
 
+if (devices.includes('gpu')) {
+  test(`${RUNTIME}: safetensors: save waits for a pending tensor (a copy still coming back from the gpu)`, async () => {
+    const x = Float32Array.from({ length: 300 }, (_, i) => i * 0.5 - 7);
+    const g = T.tensor(x, [3, 100], { device: 'gpu' });
+    const c = T.to(T.relu(g), 'cpu'); // returned at once; its bytes land with the readback
+    const back = T.load(await T.save({ c }));
+    assert.equal(Array.from(await back.c.data()), Array.from(x).map((v) => Math.max(0, v)));
+    for (const t of [g, c, back.c]) t.dispose();
+  });
+}
+
 test(`${RUNTIME}: safetensors: save refuses what it cannot write`, async () => {
   const t = T.zeros([2]);
   t.dispose();

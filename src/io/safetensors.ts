@@ -51,7 +51,7 @@ export async function save(dict: StateDict | Map<string, Tensor>, opts: { metada
   const out = new Uint8Array(8 + text.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
   out.set(text, 8);
-  const parts = await Promise.all(items.map(([, t]) => rawBytes(t)));
+  const parts = await Promise.all(items.map(([, t]) => t.bytes('save'))); // after each fence; f16 as halves
   let at = 8 + text.length;
   for (const p of parts) {
     out.set(p, at);
@@ -144,13 +144,3 @@ function parse(input: Uint8Array | ArrayBuffer): { entries: Checked[]; data: Uin
   return { entries, data, metadata };
 }
 
-/** The storage bytes of a tensor, row-major (f16 as its 16-bit halves, bool as 0/1 bytes). */
-async function rawBytes(t: Tensor): Promise<Uint8Array> {
-  const { buf, temp } = t.materialize('save');
-  const backend = t.backend;
-  try {
-    return await backend.read(buf, t.byteLength);
-  } finally {
-    if (temp) backend.free(buf);
-  }
-}
