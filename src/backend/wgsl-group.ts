@@ -43,7 +43,7 @@ export const groupVariant = (subgroups: boolean | undefined): GroupVariant => (s
 
 /** `code` with the folds' functions appended, their workgroup memory declared once per type. */
 export function withGroupFolds(variant: GroupVariant, code: string, folds: GroupFold[]): string {
-  const scratch = (type: string) => `groupScratch_${type.replace(/\W+/g, '_')}`;
+  const scratch = (type: string) => `groupScratch_${type.replace(/\W+/g, ' ').trim().replaceAll(' ', '_')}`;
   const out = variant === 'subgroup' ? ['enable subgroups;', code, 'var<workgroup> groupSlots: array<atomic<u32>, 2>;', 'var<private> groupCalls: u32;'] : [code];
   for (const type of new Set(folds.map((f) => f.type))) out.push(`var<workgroup> ${scratch(type)}: array<${type}, 256>;`);
   for (const f of folds) {
