@@ -6,8 +6,8 @@
  * same { n, seed } gives the same bytes on every runtime (seeded xoshiro, no Math.random).
  *
  * Layout as MNIST: images u8 [n, 28, 28] (0 = background, 255 = ink), labels i32 [n], the
- * classes drawn uniformly. Rendering took ~136 us an image here (each segment only touches the
- * pixels of its own bounding box).
+ * classes drawn uniformly. Each segment only touches the pixels of its own bounding box, so
+ * rendering cost grows with the strokes, not with the image.
  */
 import type { DeviceKind } from '../backend/backend.js';
 import { checkDevice } from '../create.js';
