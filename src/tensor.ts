@@ -51,6 +51,14 @@ export class Tensor {
    * of an op whose placement was forced. Auto placement keeps ops on pinned inputs' devices.
    */
   pinned = false;
+  /**
+   * Autograd's contract (the autograd issue builds the tape behind it): a tensor with
+   * requiresGrad set is a leaf whose gradient backward() accumulates into `grad`. Parameters
+   * are such leaves; optimizers read `grad` and update the leaf's storage in place.
+   */
+  requiresGrad = false;
+  /** The gradient accumulated by backward() for a requiresGrad leaf, or null before any. */
+  grad: Tensor | null = null;
   #storage: Storage | null;
 
   /** @internal Use T.tensor, T.zeros, ... or an op. Takes over one reference of `storage`. */
