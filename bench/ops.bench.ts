@@ -7,7 +7,8 @@
  * Tandem runs its plain SIMD build (Node 20's default) here, and its relaxed-SIMD build (the
  * default in Deno and Chromium) in a child process started with --experimental-wasm-relaxed-simd,
  * which measures tfjs-wasm again beside it: each ratio comes from one process. tfjs-wasm
- * 4.22 ships no relaxed-SIMD binary, so the flag does not change what it runs.
+ * 4.22 ships no relaxed-SIMD binary, so the flag does not change what it runs. A second child
+ * runs Tandem with a pool of 2 threads (tandem-2t) beside single-threaded tfjs-wasm.
  * Writes bench/results/ops.json.
  *
  *   npm run bench:ops
@@ -19,8 +20,10 @@ import * as T from '../src/index.ts';
 import { tfjsWasm } from './peers.ts';
 
 const child = process.argv.includes('--child');
-const info = await T.init({ gpu: false, threads: 1 });
-const tandemName = info.cpu.relaxedSimd ? 'tandem-relaxed' : 'tandem';
+const threads = Number(process.argv.find((a) => a.startsWith('--threads='))?.slice(10) ?? 1);
+const info = await T.init({ gpu: false, threads });
+if (info.cpu.threads !== threads) throw new Error(`ops bench: asked for ${threads} threads, got ${info.cpu.threads}`);
+const tandemName = (info.cpu.relaxedSimd ? 'tandem-relaxed' : 'tandem') + (threads > 1 ? `-${threads}t` : '');
 const { tf, version: tfjsVersion } = await tfjsWasm();
 
 const data = (n: number, seed: number) => { let x = seed; return Float32Array.from({ length: n }, () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32) * 8 - 4); };
@@ -71,29 +74,37 @@ if (child) {
   process.exit(0);
 }
 
-// The relaxed-SIMD build, in a child process while this one waits.
-const out = await new Promise<string>((resolve) => {
-  const p = spawn(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', new URL(import.meta.url).pathname, '--child'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let text = '';
-  p.stdout.on('data', (d) => { text += d; });
-  p.on('close', () => resolve(text));
-});
-const fromChild = JSON.parse(out.match(/^ROWS (.*)$/m)?.[1] ?? '{"rows":[],"checks":{}}') as { rows: typeof rows; checks: Record<string, number> };
-const relaxedRows = fromChild.rows.map((r) => ({ ...r, engine: r.engine === 'tfjs-wasm' ? 'tfjs-wasm (relaxed run)' : r.engine }));
+/** A child process (one at a time, while this one waits); its tfjs-wasm rows are renamed by run. */
+async function childRun(nodeFlags: string[], args: string[], run: string): Promise<{ rows: typeof rows; checks: Record<string, number> }> {
+  const out = await new Promise<string>((resolve) => {
+    const p = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d) => { text += d; });
+    p.on('close', () => resolve(text));
+  });
+  const got = JSON.parse(out.match(/^ROWS (.*)$/m)?.[1] ?? '{"rows":[],"checks":{}}') as { rows: typeof rows; checks: Record<string, number> };
+  return { rows: got.rows.map((r) => ({ ...r, engine: r.engine === 'tfjs-wasm' ? `tfjs-wasm (${run} run)` : r.engine })), checks: got.checks };
+}
+// The relaxed-SIMD build; then the plain build with a pool of 2 threads (this machine has 2
+// cores; tfjs-wasm stays on 1: tfjs-backend-wasm 4.22 never starts threads in Node).
+const relaxed = await childRun(['--experimental-wasm-relaxed-simd'], [], 'relaxed');
+const twoThreads = await childRun([], ['--threads=2'], '2t');
 
-const all = [...rows, ...relaxedRows];
+const all = [...rows, ...relaxed.rows, ...twoThreads.rows];
 const at = (c: string, e: string) => all.find((r) => r.case === c && r.engine === e)?.medianUs ?? NaN;
 const ratios = CASES.map((c) => ({
   case: c.name,
   tfjsOverTandem: at(c.name, 'tfjs-wasm') / at(c.name, 'tandem'),
   tfjsOverTandemRelaxed: at(c.name, 'tfjs-wasm (relaxed run)') / at(c.name, 'tandem-relaxed'),
-  maxRelDiff: checks[c.name], maxRelDiffRelaxed: fromChild.checks[c.name] ?? null,
+  tfjsOverTandem2t: at(c.name, 'tfjs-wasm (2t run)') / at(c.name, 'tandem-2t'),
+  maxRelDiff: checks[c.name], maxRelDiffRelaxed: relaxed.checks[c.name] ?? null, maxRelDiff2t: twoThreads.checks[c.name] ?? null,
 }));
 console.table(all.map((r) => ({ ...r, medianUs: r.medianUs.toFixed(2) })));
-console.table(ratios.map((r) => ({ case: r.case, 'tfjs / Tandem (plain SIMD)': `${r.tfjsOverTandem.toFixed(2)}x`, 'tfjs / Tandem (relaxed SIMD)': `${r.tfjsOverTandemRelaxed.toFixed(2)}x`, 'max rel diff': r.maxRelDiff.toExponential(1) })));
+console.table(ratios.map((r) => ({ case: r.case, 'tfjs / Tandem (plain SIMD)': `${r.tfjsOverTandem.toFixed(2)}x`, 'tfjs / Tandem (relaxed SIMD)': `${r.tfjsOverTandemRelaxed.toFixed(2)}x`, 'tfjs / Tandem (2 threads)': `${r.tfjsOverTandem2t.toFixed(2)}x`, 'max rel diff': r.maxRelDiff.toExponential(1) })));
 writeFileSync(new URL('./results/ops.json', import.meta.url), JSON.stringify({
   bench: 'ops', date: new Date().toISOString(), runtime: `node ${process.version}`, tandem: info.cpu,
   relaxedRun: 'child process: node --experimental-wasm-relaxed-simd; Tandem picks its relaxed-SIMD build, tfjs-wasm is unchanged and measured again beside it',
+  twoThreadRun: 'child process: Tandem plain SIMD build with init({ threads: 2 }) (kernels above the pool threshold split over 2 workers on this 2-core machine); tfjs-wasm on its 1 thread (it starts none in Node) measured again beside it',
   peer: { 'tfjs-wasm': { version: tfjsVersion, config: 'tfjs-core + tfjs-backend-wasm, SIMD binary, 1 thread' } },
   note: 'Median latency of one call through each public API, output allocated and disposed per call; engines interleaved in 5 rounds. Ratio > 1: Tandem faster.',
   rows: all, ratios,
