@@ -13,14 +13,13 @@
  *
  *   npm run bench:ops
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Bench } from 'tinybench';
 import * as T from '../src/index.ts';
+import { arg, isChild as child, printRows, runChild } from './child.ts';
 import { tfjsWasm } from './peers.ts';
 
-const child = process.argv.includes('--child');
-const threads = Number(process.argv.find((a) => a.startsWith('--threads='))?.slice(10) ?? 1);
+const threads = Number(arg('threads') ?? 1);
 const info = await T.init({ gpu: false, threads });
 if (info.cpu.threads !== threads) throw new Error(`ops bench: asked for ${threads} threads, got ${info.cpu.threads}`);
 const tandemName = (info.cpu.relaxedSimd ? 'tandem-relaxed' : 'tandem') + (threads > 1 ? `-${threads}t` : '');
@@ -69,20 +68,11 @@ for (const c of CASES) {
   ta.dispose(); tb.dispose(); fa.dispose(); fb.dispose();
   console.error(`${c.name}: done (${tandemName})`);
 }
-if (child) {
-  console.log(`ROWS ${JSON.stringify({ rows, checks })}`);
-  process.exit(0);
-}
+if (child) printRows({ rows, checks });
 
-/** A child process (one at a time, while this one waits); its tfjs-wasm rows are renamed by run. */
+/** A child run; its tfjs-wasm rows are renamed by the run's name. */
 async function childRun(nodeFlags: string[], args: string[], run: string): Promise<{ rows: typeof rows; checks: Record<string, number> }> {
-  const out = await new Promise<string>((resolve) => {
-    const p = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let text = '';
-    p.stdout.on('data', (d) => { text += d; });
-    p.on('close', () => resolve(text));
-  });
-  const got = JSON.parse(out.match(/^ROWS (.*)$/m)?.[1] ?? '{"rows":[],"checks":{}}') as { rows: typeof rows; checks: Record<string, number> };
+  const got = await runChild(new URL(import.meta.url).pathname, nodeFlags, args, { rows: [] as typeof rows, checks: {} as Record<string, number> });
   return { rows: got.rows.map((r) => ({ ...r, engine: r.engine === 'tfjs-wasm' ? `tfjs-wasm (${run} run)` : r.engine })), checks: got.checks };
 }
 // The relaxed-SIMD build; then the plain build with a pool of 2 threads (this machine has 2
