@@ -36,6 +36,10 @@ export function f32_im2col__scalar(x: usize, cols: usize, desc: usize, images: i
         for (let kj = 0; kj < kw; kj++) {
           const row = ci + (((<usize>g * <usize>kg + <usize>((cl * kh + ki) * kw + kj)) * ohw) << 2);
           const off = kj * dw - pw, lo = validLo(off, sw), hi = max(lo, validHi(off, sw, w, ow));
+          if (simd && sw == 1 && sh == 1 && ow == w && hi > lo) {
+            sameRow(plane, row, ki * dh - ph, off, lo, hi, h, oh, ow);
+            continue;
+          }
           for (let oy = 0; oy < oh; oy++) {
             const d = row + (<usize>oy * <usize>ow << 2);
             const iy = oy * sh - ph + ki * dh;
@@ -70,6 +74,39 @@ export function f32_im2col__scalar(x: usize, cols: usize, desc: usize, images: i
       }
     }
   }
+}
+
+/**
+ * One row of the columns at stride 1 when ow == w (the 'same' convolutions): output line oy
+ * is x's line oy + base shifted by `off`, so lines that have an x line above and below are
+ * one contiguous copy of x; the few elements that copy takes from the neighbouring lines
+ * (columns [0, lo) and [hi, ow)) are then zeroed. The first and last valid lines are copied
+ * exactly, so nothing is read outside x's image.
+ */
+function sameRow(plane: usize, row: usize, base: i32, off: i32, lo: i32, hi: i32, h: i32, oh: i32, ow: i32): void {
+  const y0 = max(0, -base), y1 = min(oh, h - base);
+  if (y1 <= y0) { memory.fill(row, 0, <usize>oh * <usize>ow << 2); return; }
+  memory.fill(row, 0, <usize>y0 * <usize>ow << 2);
+  memory.fill(row + (<usize>y1 * <usize>ow << 2), 0, <usize>(oh - y1) * <usize>ow << 2);
+  exactLine(plane, row, base, off, lo, hi, ow, y0);
+  if (y1 - 1 > y0) exactLine(plane, row, base, off, lo, hi, ow, y1 - 1);
+  if (y1 - y0 > 2) {
+    const d = row + (<usize>(y0 + 1) * <usize>ow << 2);
+    memory.copy(d, plane + ((<usize>(y0 + 1 + base) * <usize>ow + <usize>off) << 2), <usize>(y1 - y0 - 2) * <usize>ow << 2);
+    for (let oy = y0 + 1; oy < y1 - 1; oy++) {
+      const l = row + (<usize>oy * <usize>ow << 2);
+      for (let ox = 0; ox < lo; ox++) store<f32>(l + (<usize>ox << 2), 0);
+      for (let ox = hi; ox < ow; ox++) store<f32>(l + (<usize>ox << 2), 0);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function exactLine(plane: usize, row: usize, base: i32, off: i32, lo: i32, hi: i32, ow: i32, oy: i32): void {
+  const d = row + (<usize>oy * <usize>ow << 2);
+  zero(d, lo, true);
+  zero(d + (<usize>hi << 2), ow - hi, true);
+  memory.copy(d + (<usize>lo << 2), plane + ((<usize>(oy + base) * <usize>ow + <usize>(off + lo)) << 2), <usize>(hi - lo) << 2);
 }
 
 // @ts-ignore: decorator

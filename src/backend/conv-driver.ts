@@ -14,14 +14,27 @@
  *   dW: dW_g = sum over images of dy_g [og, oh*ow] x cols_g^T (transposeB), a batched GEMM
  *       into [images, o, kg] and a sum over images (and over chunks).
  * Chunks: images are processed CONV_LIMITS.colBytes of columns (and partial products) at a
- * time, so memory stays bounded for large batches. With more than one chunk, the GEMM output
- * and dy chunks go through temporaries and a copy (the GEMM writes from the start of its
- * buffer: a gpu binding cannot start at an arbitrary offset), so one chunk is the fast path.
+ * time, so memory stays bounded for large batches. On the gpu, with more than one chunk, the
+ * GEMM output and dy chunks go through temporaries and a copy (a GEMM writes from the start
+ * of its buffer, and a binding cannot start at an arbitrary offset), so one chunk is its fast
+ * path. The cpu passes views (InPlace) and uses cache-sized chunks (CONV_LIMITS.cacheBytes):
+ * im2col's output is still in cache when the GEMM packs it, which measured faster than one
+ * large chunk streamed through memory twice.
  */
 import type { Backend, ConvGeom, KernelParams } from './backend.js';
 
-/** Bytes of columns (and partial products) per chunk; images per chunk stay under the gpu's batch limit. Tests lower colBytes. */
-export const CONV_LIMITS = { colBytes: 32 << 20, maxBatches: 65535 };
+/**
+ * Bytes of columns (and partial products) per chunk; images per chunk stay under the gpu's
+ * batch limit. A host engine (InPlace) uses chunks of at most cacheBytes, so the columns are
+ * still in cache when the GEMM packs them. Tests lower colBytes to force chunking.
+ */
+export const CONV_LIMITS = { colBytes: 32 << 20, cacheBytes: 2 << 20, maxBatches: 65535 };
+
+/**
+ * What a host engine (the cpu) adds: a view of a buffer from a byte offset, so chunks of the
+ * output and of dy are addressed in place instead of going through temporaries and copies.
+ */
+export interface InPlace<Buf> { view(buf: Buf, byteOffset: number): Buf }
 
 const geom = (p: ConvGeom): ConvGeom => ({ n: p.n, c: p.c, h: p.h, w: p.w, o: p.o, kh: p.kh, kw: p.kw, oh: p.oh, ow: p.ow, sh: p.sh, sw: p.sw, ph: p.ph, pw: p.pw, dh: p.dh, dw: p.dw, groups: p.groups });
 
@@ -31,8 +44,9 @@ function sizes(p: ConvGeom) {
 }
 
 /** Images per chunk when each image needs `bytes` of temporaries. */
-function chunkOf(p: ConvGeom, bytes: number): number {
-  return Math.max(1, Math.min(p.n, Math.floor(CONV_LIMITS.colBytes / Math.max(1, bytes)), Math.floor(CONV_LIMITS.maxBatches / p.groups)));
+function chunkOf(p: ConvGeom, bytes: number, host: boolean): number {
+  const budget = host ? Math.min(CONV_LIMITS.colBytes, CONV_LIMITS.cacheBytes) : CONV_LIMITS.colBytes;
+  return Math.max(1, Math.min(p.n, Math.floor(budget / Math.max(1, bytes)), Math.floor(CONV_LIMITS.maxBatches / p.groups)));
 }
 
 /** Batch shape and strides of a GEMM over (image, group); one dim when there is one group. */
@@ -54,7 +68,7 @@ function withTemps<Buf>(be: Backend<Buf>, body: (temp: (bytes: number) => Buf) =
 
 const copy1d = (count: number, srcOffset: number, dstOffset: number): KernelParams['copy'] => ({ itemBytes: 4, shape: [count], srcStrides: [1], dstStrides: [1], srcOffset, dstOffset });
 
-export function conv2dForward<Buf>(be: Backend<Buf>, [x, w, bias]: Buf[], out: Buf, p: KernelParams['conv2d']): void {
+export function conv2dForward<Buf>(be: Backend<Buf>, [x, w, bias]: Buf[], out: Buf, p: KernelParams['conv2d'], host?: InPlace<Buf>): void {
   const g = geom(p), { og, kg: k0, ohw } = sizes(g), ones = !!p.bias, kg = k0 + (ones ? 1 : 0);
   withTemps(be, (temp) => {
     let wa = w;
@@ -64,13 +78,13 @@ export function conv2dForward<Buf>(be: Backend<Buf>, [x, w, bias]: Buf[], out: B
       if (k0 > 0) be.run('copy', [w], wa, { itemBytes: 4, shape: [p.o, k0], srcStrides: [k0, 1], dstStrides: [kg, 1], srcOffset: 0, dstOffset: 0 });
       be.run('copy', [bias], wa, { itemBytes: 4, shape: [p.o], srcStrides: [1], dstStrides: [kg], srcOffset: 0, dstOffset: k0 });
     }
-    const chunk = chunkOf(g, 4 * p.groups * kg * ohw + (p.n > 1 ? 4 * p.o * ohw : 0));
-    const direct = chunk >= p.n;
+    const chunk = chunkOf(g, 4 * p.groups * kg * ohw + (p.n > 1 && !host ? 4 * p.o * ohw : 0), !!host);
+    const direct = chunk >= p.n || !!host;
     const cols = temp(4 * chunk * p.groups * kg * ohw), y = direct ? out : temp(4 * chunk * p.o * ohw);
     for (let first = 0; first < p.n; first += chunk) {
       const images = Math.min(chunk, p.n - first);
       be.run('im2col', [x], cols, { ...g, first, images, ones });
-      be.run('matmul', [wa, cols], y, {
+      be.run('matmul', [wa, cols], host ? host.view(out, 4 * first * p.o * ohw) : y, {
         m: og, k: kg, n: ohw, activation: p.activation ?? 'none',
         ...batch(images, p.groups, [0, og * kg], [p.groups * kg * ohw, kg * ohw]),
       });
@@ -79,15 +93,17 @@ export function conv2dForward<Buf>(be: Backend<Buf>, [x, w, bias]: Buf[], out: B
   });
 }
 
-export function conv2dInputGrad<Buf>(be: Backend<Buf>, [dy, w]: Buf[], dx: Buf, p: ConvGeom): void {
+export function conv2dInputGrad<Buf>(be: Backend<Buf>, [dy, w]: Buf[], dx: Buf, p: ConvGeom, host?: InPlace<Buf>): void {
   const g = geom(p), { og, kg, ohw } = sizes(g);
   withTemps(be, (temp) => {
-    const chunk = chunkOf(g, 4 * p.c * p.kh * p.kw * ohw + (p.n > 1 ? 4 * p.o * ohw : 0));
-    const direct = chunk >= p.n;
-    const dcols = temp(4 * chunk * p.c * p.kh * p.kw * ohw), dyc = direct ? dy : temp(4 * chunk * p.o * ohw);
+    const chunk = chunkOf(g, 4 * p.c * p.kh * p.kw * ohw + (p.n > 1 && !host ? 4 * p.o * ohw : 0), !!host);
+    const direct = chunk >= p.n || !!host;
+    const dcols = temp(4 * chunk * p.c * p.kh * p.kw * ohw);
+    let dyc = direct ? dy : temp(4 * chunk * p.o * ohw);
     for (let first = 0; first < p.n; first += chunk) {
       const images = Math.min(chunk, p.n - first);
-      if (!direct) be.run('copy', [dy], dyc, copy1d(images * p.o * ohw, first * p.o * ohw, 0));
+      if (host) dyc = host.view(dy, 4 * first * p.o * ohw);
+      else if (!direct) be.run('copy', [dy], dyc, copy1d(images * p.o * ohw, first * p.o * ohw, 0));
       // dcols_g [kg, ohw] = W_g^T x dy_g: W_g is stored [og, kg], i.e. A' transposed.
       be.run('matmul', [w, dyc], dcols, {
         m: kg, k: og, n: ohw, transposeA: true,
@@ -98,31 +114,33 @@ export function conv2dInputGrad<Buf>(be: Backend<Buf>, [dy, w]: Buf[], dx: Buf, 
   });
 }
 
-export function conv2dWeightGrad<Buf>(be: Backend<Buf>, [x, dy]: Buf[], dw: Buf, p: ConvGeom): void {
+export function conv2dWeightGrad<Buf>(be: Backend<Buf>, [x, dy]: Buf[], dw: Buf, p: ConvGeom, host?: InPlace<Buf>): void {
   const g = geom(p), { og, kg, ohw } = sizes(g), size = p.o * kg;
   const sum = (images: number): KernelParams['reduce'] => ({ op: 'sum', outer: 1, reduce: images, inner: size });
   withTemps(be, (temp) => {
     if (p.n === 0) return be.run('reduce', [temp(4)], dw, sum(0)); // no images: dW = 0
-    const chunk = chunkOf(g, 4 * (p.groups * kg * ohw + size) + (p.n > 1 ? 4 * p.o * ohw : 0));
-    const direct = chunk >= p.n;
-    const cols = temp(4 * chunk * p.groups * kg * ohw), part = temp(4 * chunk * size), dyc = direct ? dy : temp(4 * chunk * p.o * ohw);
+    const chunk = chunkOf(g, 4 * (p.groups * kg * ohw + size) + (p.n > 1 && !host ? 4 * p.o * ohw : 0), !!host);
+    const direct = chunk >= p.n || !!host;
+    const cols = temp(4 * chunk * p.groups * kg * ohw), part = temp(4 * chunk * size);
+    let dyc = direct ? dy : temp(4 * chunk * p.o * ohw);
+    // Running total across chunks in two ping-pong buffers (a gpu dispatch may not read and
+    // write one buffer through two bindings); the last chunk's sum lands in dw.
+    const multi = chunk < p.n, red = multi ? temp(4 * size) : dw, pp = multi ? [temp(4 * size), temp(4 * size)] : [];
     let acc: Buf | null = null;
-    for (let first = 0; first < p.n; first += chunk) {
+    for (let first = 0, step = 0; first < p.n; first += chunk, step++) {
       const images = Math.min(chunk, p.n - first), last = first + images >= p.n;
       be.run('im2col', [x], cols, { ...g, first, images, ones: false });
-      if (!direct) be.run('copy', [dy], dyc, copy1d(images * p.o * ohw, first * p.o * ohw, 0));
+      if (host) dyc = host.view(dy, 4 * first * p.o * ohw);
+      else if (!direct) be.run('copy', [dy], dyc, copy1d(images * p.o * ohw, first * p.o * ohw, 0));
       // part[img, g] [og, kg] = dy_g [og, ohw] x cols_g^T (cols_g stored [kg, ohw]).
       be.run('matmul', [dyc, cols], part, {
         m: og, k: ohw, n: kg, transposeB: true,
         ...batch(images, p.groups, [p.o * ohw, og * ohw], [p.groups * kg * ohw, kg * ohw]),
       });
-      // Sum over images; across chunks, add to the running total (fresh buffers: a gpu
-      // dispatch may not read and write one buffer through two bindings).
-      const target = last ? dw : temp(4 * size);
+      const target = last ? dw : pp[step & 1];
       if (acc === null) {
         be.run('reduce', [part], target, sum(images));
       } else {
-        const red = temp(4 * size);
         be.run('reduce', [part], red, sum(images));
         be.run('binary', [acc, red], target, { op: 'add', shape: [size], aStrides: [1], bStrides: [1] });
       }

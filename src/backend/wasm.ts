@@ -16,7 +16,7 @@ import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
 import type { AdamParams, Backend, ConvGeom, KernelName, KernelParams, PoolGeom } from './backend.js';
 import type { WorkerPool } from './pool.js';
 import { setGemmRange, writeGemmDesc } from './wasm-gemm.js';
-import { conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv-driver.js';
+import { type InPlace, conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv-driver.js';
 
 const PAGE = 65536;
 /** Scratch bytes per thread for kernel descriptors (3 * MAX_RANK i32 fit easily). */
@@ -27,6 +27,9 @@ const PARALLEL_MIN = 1 << 16;
 const REDUCE_CHUNK = 1 << 14;
 
 export interface WasmBuf { ptr: number; bytes: number }
+
+/** Views into linear memory are pointers: the convolution drivers address chunks in place. */
+const IN_PLACE: InPlace<WasmBuf> = { view: (b, at) => ({ ptr: b.ptr + at, bytes: b.bytes - at }) };
 
 interface Exports {
   heapBase(): number;
@@ -288,9 +291,9 @@ export class WasmBackend implements Backend<WasmBuf> {
     adam: (inputs, p, prm) => { this.adam(inputs, p, prm, false); },
     adamw: (inputs, p, prm) => { this.adam(inputs, p, prm, true); },
     // ---- window ops (assembly/{im2col,col2im,maxpool}.ts; the convolutions: conv-driver.ts) ----
-    conv2d: (i, o, p) => conv2dForward(this, i, o, p),
-    conv2dInputGrad: (i, o, p) => conv2dInputGrad(this, i, o, p),
-    conv2dWeightGrad: (i, o, p) => conv2dWeightGrad(this, i, o, p),
+    conv2d: (i, o, p) => conv2dForward(this, i, o, p, IN_PLACE),
+    conv2dInputGrad: (i, o, p) => conv2dInputGrad(this, i, o, p, IN_PLACE),
+    conv2dWeightGrad: (i, o, p) => conv2dWeightGrad(this, i, o, p, IN_PLACE),
     im2col: ([x], o, p) => {
       const perImage = 4 * p.groups * ((p.c / p.groups) * p.kh * p.kw + (p.ones ? 1 : 0)) * p.oh * p.ow;
       this.split(this.pick('f32_im2col'), p.images, perImage * p.images / 4, (s, len, part) => [
