@@ -18,8 +18,9 @@
  * GEMM output and dy chunks go through temporaries and a copy (a GEMM writes from the start
  * of its buffer, and a binding cannot start at an arbitrary offset), so one chunk is its fast
  * path. The cpu passes views (InPlace) and uses cache-sized chunks (CONV_LIMITS.cacheBytes):
- * im2col's output is still in cache when the GEMM packs it, which measured faster than one
- * large chunk streamed through memory twice.
+ * im2col's output is still in cache (this machine's L3) when the GEMM packs it. Measured on a
+ * loaded 2-core machine, so only indicative: N = 128 LeNet layers took 25 / 10.5 ms with
+ * 2 MiB chunks against 32 / 13 ms in one chunk (8->16 channels, 14x14, 5x5 / 3x3).
  */
 import type { Backend, ConvGeom, KernelParams } from './backend.js';
 
