@@ -187,4 +187,25 @@ for (const device of DEVICES) {
   });
 }
 
+for (const device of DEVICES.filter((d): d is 'cpu' | 'gpu' => d !== 'ref')) {
+  test(`${RUNTIME}: ${device}: conv2d, its gradients and pooling free every temporary (bytes in use back to the baseline)`, async () => {
+    const stats = () => T.memoryStats()[device]!;
+    const xs = randomData(3 * 4 * 9 * 9, 31), ws = randomData(6 * 2 * 9, 32);
+    const step = () => T.tidy(() => {
+      const x = T.tensor(xs, [3, 4, 9, 9], { device }), w = T.tensor(ws, [6, 2, 3, 3], { device }), b = T.ones([6], { device });
+      const y = T.conv2d(x, w, b, { padding: 1, groups: 2, activation: 'relu' });
+      const g = conv2dBackward(x, w, y, conv2dAttrs({ padding: 1, groups: 2 }), { dx: true, dw: true, db: true });
+      const p = T.maxPool2d(y, 2);
+      return [T.sum(g.dx!), T.sum(g.dw!), T.sum(g.db!), T.sum(maxPool2dBackward(y, p, pool2dAttrs(2)))];
+    });
+    for (const t of step()) { await t.data(); t.dispose(); } // warm-up: pools and slabs fill
+    const base = stats();
+    for (let i = 0; i < 3; i++) {
+      for (const t of step()) { await t.data(); t.dispose(); }
+      assert.is(stats().bytesInUse, base.bytesInUse, `iteration ${i}`);
+      assert.is(stats().liveTensors, base.liveTensors, `iteration ${i}`);
+    }
+  });
+}
+
 test.run();
