@@ -11,6 +11,9 @@ export * from './where';
 export * from './convert';
 export * from './optim';
 export { f32_gemm, f32_gemm__scalar, f32_gemm_workspace_bytes } from './gemm';
+export * from './im2col';
+export * from './col2im';
+export * from './maxpool';
 export { f32_peak_madd } from './peak'; // for the benchmark's fraction-of-peak column
 
 export function heapBase(): usize {

@@ -22,6 +22,7 @@ export { memoryStats, resetPeak, emptyCache, type DeviceMemoryStats } from './me
 export { tensor, zeros, ones, randn, type CreateOptions } from './create.js';
 export { reshape, permute, transpose, slice, narrow, contiguous, concat, concat as cat } from './ops/views.js';
 export { save, load, loadMetadata, type StateDict } from './io/safetensors.js';
+export { conv2d, maxPool2d, type Conv2dOptions, type MaxPool2dOptions } from './ops/conv.js';
 export { softmax, logSoftmax, layerNorm, crossEntropy, indexSelect, embedding, oneHot, type LayerNormOptions, type CrossEntropyOptions } from './ops/nn.js';
 export { DTYPES, MAX_RANK, type DType, type HostArray, type HostArrayOf, type Shape } from './dtype.js';
 export type { DeviceKind as Device } from './backend/backend.js';

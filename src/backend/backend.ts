@@ -92,8 +92,40 @@ export interface KernelParams {
   adam: AdamParams;
   /** As `adam`, with decoupled weight decay (torch.optim.AdamW). */
   adamw: AdamParams;
+
+  // ---- 2-D convolution and max pooling over NCHW f32 (src/ops/conv.ts; drivers: conv-driver.ts) ----
+  /** y [n, o, oh, ow] = x [n, c, h, w] (*) w [o, c/groups, kh, kw] (+ bias [o]), then act: inputs [x, w, bias?]. */
+  conv2d: ConvGeom & { bias?: boolean; activation?: Activation };
+  /** dx [n, c, h, w] of conv2d from inputs [dy, w]. */
+  conv2dInputGrad: ConvGeom;
+  /** dw [o, c/groups, kh, kw] of conv2d from inputs [x, dy]. */
+  conv2dWeightGrad: ConvGeom;
+  /**
+   * Columns of images [first, first + images) of x (one input, the whole tensor): out
+   * [images, groups, kg, oh*ow] with kg = (c/groups)*kh*kw + (ones ? 1 : 0); row
+   * (ci*kh + ki)*kw + kj of group g holds x[img, g*c/groups + ci, oy*sh - ph + ki*dh, ox*sw - pw + kj*dw]
+   * at column oy*ow + ox (0 outside x), and with `ones` the group's last row is all 1 (a bias row).
+   */
+  im2col: ConvGeom & { first: number; images: number; ones: boolean };
+  /**
+   * The adjoint of im2col (without ones): input columns [images, c*kh*kw, oh*ow]; writes images
+   * [first, first + images) of out [n, c, h, w], each pixel the sum of the columns that read it
+   * (every other image of out is left as it is).
+   */
+  col2im: ConvGeom & { first: number; images: number };
+  /** y [n, c, oh, ow] = max over each window of x [n, c, h, w] (outside x: -inf; NaN wins). */
+  maxPool2d: PoolGeom;
+  /** dx [n, c, h, w] from inputs [x, dy]: each dy goes to the first max of its window (PyTorch's rule). */
+  maxPool2dGrad: PoolGeom;
 }
 
+/**
+ * Geometry of a 2-D window op over NCHW: windows of kh x kw taps `dh`/`dw` apart, moved by
+ * sh/sw, over x padded by ph/pw on each side; oh = floor((h + 2ph - dh(kh-1) - 1) / sh) + 1.
+ */
+export interface PoolGeom { n: number; c: number; h: number; w: number; kh: number; kw: number; oh: number; ow: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number }
+/** A convolution's: o output channels, `groups` dividing c and o. */
+export interface ConvGeom extends PoolGeom { o: number; groups: number }
 export interface AdamParams { size: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }
 export type KernelName = keyof KernelParams;
 

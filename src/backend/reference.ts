@@ -10,6 +10,7 @@ import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { BYTE_KERNELS, type ByteKernels } from './reference-bytes.js';
 import { isHalfCall, runHalfViaF32 } from './f16-compute.js';
+import { CONV_KERNELS } from './reference-conv.js';
 
 type Own = Exclude<KernelName, 'copy' | keyof ByteKernels>;
 type Kernels = { [K in Own]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
@@ -19,6 +20,7 @@ const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLe
 const i32 = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
 
 const kernels = {
+  ...CONV_KERNELS,
   binary(inp, o, { op, shape, aStrides, bStrides }) {
     const f = BINARY[op].ref;
     const [a, b] = inp.map(f32), out = f32(o);

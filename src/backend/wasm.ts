@@ -13,9 +13,10 @@ import { SlabHeap } from '../alloc/slab.js';
 import { isHalfCall, runHalfViaF32 } from './f16-compute.js';
 import { ITEM_BYTES } from '../dtype.js';
 import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
-import type { AdamParams, Backend, KernelName, KernelParams } from './backend.js';
+import type { AdamParams, Backend, ConvGeom, KernelName, KernelParams, PoolGeom } from './backend.js';
 import type { WorkerPool } from './pool.js';
 import { setGemmRange, writeGemmDesc } from './wasm-gemm.js';
+import { type InPlace, conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv-driver.js';
 
 const PAGE = 65536;
 /** Scratch bytes per thread for kernel descriptors (3 * MAX_RANK i32 fit easily). */
@@ -26,6 +27,9 @@ const PARALLEL_MIN = 1 << 16;
 const REDUCE_CHUNK = 1 << 14;
 
 export interface WasmBuf { ptr: number; bytes: number }
+
+/** Views into linear memory are pointers: the convolution drivers address chunks in place. */
+const IN_PLACE: InPlace<WasmBuf> = { view: (b, at) => ({ ptr: b.ptr + at, bytes: b.bytes - at }) };
 
 interface Exports {
   heapBase(): number;
@@ -286,6 +290,30 @@ export class WasmBackend implements Backend<WasmBuf> {
     },
     adam: (inputs, p, prm) => { this.adam(inputs, p, prm, false); },
     adamw: (inputs, p, prm) => { this.adam(inputs, p, prm, true); },
+    // ---- window ops (assembly/{im2col,col2im,maxpool}.ts; the convolutions: conv-driver.ts) ----
+    conv2d: (i, o, p) => conv2dForward(this, i, o, p, IN_PLACE),
+    conv2dInputGrad: (i, o, p) => conv2dInputGrad(this, i, o, p, IN_PLACE),
+    conv2dWeightGrad: (i, o, p) => conv2dWeightGrad(this, i, o, p, IN_PLACE),
+    im2col: ([x], o, p) => {
+      const perImage = 4 * p.groups * ((p.c / p.groups) * p.kh * p.kw + (p.ones ? 1 : 0)) * p.oh * p.ow;
+      this.split(this.pick('f32_im2col'), p.images, perImage * p.images / 4, (s, len, part) => [
+        x.ptr + 4 * (p.first + s) * p.c * p.h * p.w, o.ptr + s * perImage, this.convDesc(part, p, p.ones), len,
+      ]);
+    },
+    col2im: ([cols], o, p) => {
+      const perImage = 4 * p.c * p.kh * p.kw * p.oh * p.ow;
+      this.split(this.pick('f32_col2im'), p.images, perImage * p.images / 4, (s, len, part) => [
+        cols.ptr + s * perImage, o.ptr + 4 * (p.first + s) * p.c * p.h * p.w, this.convDesc(part, p, false), len,
+      ]);
+    },
+    maxPool2d: ([x], o, p) => {
+      const hw = p.h * p.w, ohw = p.oh * p.ow;
+      this.split('f32_maxpool2d', p.n * p.c, p.n * p.c * ohw * p.kh * p.kw, (s, len, part) => [x.ptr + 4 * s * hw, o.ptr + 4 * s * ohw, this.convDesc(part, p, false), len]);
+    },
+    maxPool2dGrad: ([x, dy], o, p) => {
+      const hw = p.h * p.w, ohw = p.oh * p.ow;
+      this.split('f32_maxpool2d_grad', p.n * p.c, p.n * p.c * ohw * p.kh * p.kw, (s, len, part) => [x.ptr + 4 * s * hw, dy.ptr + 4 * s * ohw, o.ptr + 4 * s * hw, this.convDesc(part, p, false), len]);
+    },
   };
 
   /** Bias corrections and the decoupled decay factor in f64 here; the kernel gets them as f32. */
@@ -293,6 +321,11 @@ export class WasmBackend implements Backend<WasmBuf> {
     const stepSize = lr / (1 - beta1 ** step), bc2Sqrt = Math.sqrt(1 - beta2 ** step);
     const l2 = decoupled ? 0 : weightDecay, decay = decoupled ? 1 - lr * weightDecay : 1;
     this.fn('f32_adam')(p.ptr, g.ptr, m.ptr, v.ptr, size, beta1, 1 - beta1, beta2, 1 - beta2, eps, l2, decay, stepSize, bc2Sqrt);
+  }
+
+  /** The window-op descriptor (assembly/conv_desc.ts) in thread `part`'s scratch block. */
+  private convDesc(part: number, p: PoolGeom & Partial<ConvGeom>, ones: boolean): number {
+    return this.dims(part, [p.c, p.h, p.w, p.kh, p.kw, p.oh, p.ow, p.sh, p.sw, p.ph, p.pw, p.dh, p.dw, p.groups ?? 1, ones ? 1 : 0]);
   }
 
   /** Re-made after memory.grow detaches the old buffer. */

@@ -43,6 +43,7 @@ import type { Backend, KernelName, KernelParams } from './backend.js';
 import { GPUBufferPool, type GPUPoolOptions } from '../alloc/gpu-pool.js';
 import { ReadbackRing, UploadRing } from '../alloc/staging.js';
 import { GPUIndexErrors } from './gpu-index-errors.js';
+import { CONV_DRIVERS } from './conv-driver.js';
 import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-programs.js';
 import { nativeF16 } from './wgsl-half.js';
 import { subgroupsUsable } from './wgsl-group.js';
@@ -212,6 +213,8 @@ export class WebGPUBackend implements Backend<GPUBuf> {
 
   run<K extends KernelName>(kernel: K, inputs: GPUBuf[], output: GPUBuf, params: KernelParams[K]): void {
     this.check();
+    // Convolutions: im2col + GEMM + col2im through this backend's own run (conv-driver.ts).
+    if (Object.hasOwn(CONV_DRIVERS, kernel)) return (CONV_DRIVERS[kernel as keyof typeof CONV_DRIVERS] as (b: this, i: GPUBuf[], o: GPUBuf, p: unknown) => void)(this, inputs, output, params);
     if (!GPU_KERNELS.has(kernel)) throw new DeviceError(`gpu: the ${kernel} kernel is not implemented on gpu yet; move the tensor with \`await t.to('cpu')\``);
     this.dispatch((PROGRAMS[kernel as keyof typeof PROGRAMS] as (p: KernelParams[K], l: GridLimits) => Program)(params, this.limits), inputs, output);
   }

@@ -9,6 +9,8 @@ import { DeviceError } from '../errors.js';
 import type { KernelName, KernelParams, ReduceOp } from './backend.js';
 import type { DescribeIndexError } from './gpu-index-errors.js';
 import { OPS_PROGRAMS, argReduce } from './wgsl-ops.js';
+import { CONV_PROGRAMS } from './wgsl-conv.js';
+import type { ConvDriverKernel } from './conv-driver.js';
 import { type TileLimits, matmulProgram } from './wgsl-matmul.js';
 import { floatIO, floatStorage, withHalf } from './wgsl-half.js';
 import { type GroupFold, groupVariant, maxFold, minFold, sumFold, withGroupFolds } from './wgsl-group.js';
@@ -69,7 +71,8 @@ const REDUCE_WGSL: Partial<Record<ReduceOp, { identity: number; combine: string;
 };
 const splice = (tmpl: string, expr: string) => tmpl.replaceAll('{{EXPR}}', expr);
 
-type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Program };
+// The convolutions are drivers over several programs (conv-driver.ts), not one program.
+type Programs = { [K in Exclude<KernelName, ConvDriverKernel>]: (p: KernelParams[K], lim: GridLimits) => Program };
 
 /**
  * Programs for every kernel of the seam (`satisfies Programs` proves none is missing); those
@@ -79,6 +82,7 @@ type Programs = { [K in KernelName]: (p: KernelParams[K], lim: GridLimits) => Pr
 
 export const PROGRAMS = {
   ...OPS_PROGRAMS,
+  ...CONV_PROGRAMS,
   binary({ op, shape, aStrides, bStrides, dtype }, lim) {
     const total = shape.reduce((x, y) => x * y, 1);
     const u = new Uint32Array(4 + 3 * 8);

@@ -10,6 +10,7 @@ import { broadcastAll, broadcastShapes, collapseBroadcast, collapseOperands } fr
 import type { Activation } from './activation.js';
 import { type MatmulAttrs, type MatmulPlan, planLinear, planMatmul } from './matmul-plan.js';
 import type { BinaryOp, CompareOp, UnaryOp } from './elementwise-spec.js';
+import { type Conv2dAttrs, type Pool2dAttrs, convFlops, convGeom, poolFlops, poolGeom, sameShape } from './conv-plan.js';
 
 export interface Plan<K extends KernelName = KernelName> {
   shape: Shape;
@@ -270,6 +271,55 @@ export const OPS = {
       return { shape: [...idx, classes], kernel: 'oneHot', params: { n: numel(idx), classes, oneBits: dtype === 'f32' ? 0x3f800000 : 1 }, dtype };
     },
   } satisfies Row<{ classes: number; dtype: 'i32' | 'f32' }>,
+  // ---- window ops (conv-plan.ts; T.conv2d / T.maxPool2d in conv.ts) ----
+  /** x [N, C, H, W] (*) w [O, C/groups, kH, kW] (+ bias [O]): im2col + GEMM on cpu and gpu. */
+  conv2d: {
+    arity: [2, 3],
+    flops: convFlops,
+    plan([x, w, bias], attrs: Conv2dAttrs) {
+      const g = convGeom(x, w, attrs);
+      if (bias !== undefined) sameShape('conv2d', 'bias', bias, [g.o]);
+      return { shape: [g.n, g.o, g.oh, g.ow], kernel: 'conv2d', params: { ...g, bias: bias !== undefined, activation: attrs.activation ?? 'none' } };
+    },
+  } satisfies Row<Conv2dAttrs>,
+  /** dx of conv2d from [dy, w]; attrs carry x's shape (the output size rounds down). */
+  conv2dInputGrad: {
+    arity: 2,
+    flops: convFlops,
+    plan([dy, w], attrs: Conv2dAttrs & { xShape: Shape }) {
+      const g = convGeom(attrs.xShape, w, attrs, 'conv2dInputGrad');
+      sameShape('conv2dInputGrad', 'dy', dy, [g.n, g.o, g.oh, g.ow]);
+      return { shape: attrs.xShape, kernel: 'conv2dInputGrad', params: g };
+    },
+  } satisfies Row<Conv2dAttrs & { xShape: Shape }>,
+  /** dw of conv2d from [x, dy]; attrs carry w's shape. */
+  conv2dWeightGrad: {
+    arity: 2,
+    flops: convFlops,
+    plan([x, dy], attrs: Conv2dAttrs & { wShape: Shape }) {
+      const g = convGeom(x, attrs.wShape, attrs, 'conv2dWeightGrad');
+      sameShape('conv2dWeightGrad', 'dy', dy, [g.n, g.o, g.oh, g.ow]);
+      return { shape: attrs.wShape, kernel: 'conv2dWeightGrad', params: g };
+    },
+  } satisfies Row<Conv2dAttrs & { wShape: Shape }>,
+  maxPool2d: {
+    arity: 1,
+    flops: poolFlops,
+    plan([x], attrs: Pool2dAttrs) {
+      const g = poolGeom(x, attrs);
+      return { shape: [g.n, g.c, g.oh, g.ow], kernel: 'maxPool2d', params: g };
+    },
+  } satisfies Row<Pool2dAttrs>,
+  /** dx of maxPool2d from [x, dy]. */
+  maxPool2dGrad: {
+    arity: 2,
+    flops: poolFlops,
+    plan([x, dy], attrs: Pool2dAttrs) {
+      const g = poolGeom(x, attrs, 'maxPool2dGrad');
+      sameShape('maxPool2dGrad', 'dy', dy, [g.n, g.c, g.oh, g.ow]);
+      return { shape: x, kernel: 'maxPool2dGrad', params: g };
+    },
+  } satisfies Row<Pool2dAttrs>,
 } satisfies Record<string, Row<never>>;
 
 /** 2mkn per batch: one multiply and one add per term. */
