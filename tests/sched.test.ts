@@ -11,6 +11,7 @@ import { loadCalibration, saveCalibration } from '../src/sched/calibrate.ts';
 import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
 
 const name = (s: string) => `${RUNTIME}: sched: ${s}`;
+T.startExplain(); // decisions are kept only when asked for
 
 /** The same computation on the ref backend, from the same host data. */
 async function refOf(f: (d: 'ref') => T.Tensor): Promise<Float32Array> {
