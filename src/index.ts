@@ -33,6 +33,7 @@ export { onDevice, explain, startExplain, type Placement, type Decision, type Re
 export type { Calibration, EngineRates, LinkRates } from './sched/cost.js';
 export type { CalibrationStore } from './sched/calibrate.js';
 export { startTrace, stopTrace, type TraceEvent, type TraceCategory } from './sched/trace.js';
+export { calibrateNow as calibrate } from './runtime.js';
 
 /**
  * A copy of t on `device`, returned at once and pinned there. From the gpu it is pending until

@@ -47,6 +47,8 @@ export interface Decision {
 let mode: Placement = 'manual';
 let calibration: Calibration | null = null;
 let gpuBackend: { readonly lost: boolean } | null = null;
+/** Set while no calibration is measured: starts the measurement (once); defaults meanwhile. */
+let measure: (() => Calibration) | null = null;
 let scope: DeviceKind | null = null;
 
 const RING = 256;
@@ -55,11 +57,17 @@ let next = 0, recorded = 0;
 /** True between startExplain() and explain({ stop: true }). */
 let keeping = false;
 
-/** @internal Set by init(): the mode, the model's rates, and the gpu (asked whether it is lost). */
-export function configure(p: Placement, c: Calibration | null, gpu: { readonly lost: boolean } | null): void {
+/**
+ * @internal Set by init(): the mode, the model's rates, and the gpu (asked whether it is lost).
+ * `lazy`, when the rates are not measured yet: called on the first decision that needs the
+ * model; it starts the measurement (which configures again when done) and returns the rates
+ * to use meanwhile.
+ */
+export function configure(p: Placement, c: Calibration | null, gpu: { readonly lost: boolean } | null, lazy: (() => Calibration) | null = null): void {
   mode = p;
   calibration = c;
   gpuBackend = gpu;
+  measure = c === null ? lazy : null;
 }
 
 export function placement(): Placement { return mode; }
@@ -113,7 +121,7 @@ export function stays(op: string, device: DeviceKind): boolean {
   if (mode === 'manual') reason = device === 'ref' ? 'ref' : 'manual';
   else if (device === 'ref') reason = 'ref';
   else if (mode === device) reason = 'placement';
-  else if (mode === 'auto' && device === 'cpu' && (calibration?.gpu == null || gpuBackend === null || gpuBackend.lost)) reason = 'only-engine';
+  else if (mode === 'auto' && device === 'cpu' && (gpuBackend === null || gpuBackend.lost || (calibration !== null && calibration.gpu === null))) reason = 'only-engine';
   else return false;
   if (keeping) record(op, device, reason, NaN, NaN, 0, 0, 0);
   return true;
@@ -146,6 +154,11 @@ export function place(op: OpName, inputs: readonly Tensor[], plan: Plan): Device
   if (!conflict) {
     if (pinned !== null) return record(op, pinned, 'pinned', NaN, NaN, 0, 0, movedTo(inputs, pinned));
     if (mode !== 'auto') return record(op, mode, 'placement', NaN, NaN, 0, 0, movedTo(inputs, mode));
+  }
+  if (calibration === null && measure !== null) {
+    const start = measure;
+    measure = null;
+    calibration = start();
   }
   const c = calibration, g = c?.gpu;
   if (!g || gpuBackend === null || gpuBackend.lost) return record(op, 'cpu', 'only-engine', NaN, NaN, 0, 0, movedTo(inputs, 'cpu'));
