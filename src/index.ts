@@ -34,6 +34,7 @@ export type { Calibration, EngineRates, LinkRates } from './sched/cost.js';
 export type { CalibrationStore } from './sched/calibrate.js';
 export { startTrace, stopTrace, type TraceEvent, type TraceCategory } from './sched/trace.js';
 export { calibrateNow as calibrate } from './runtime.js';
+export { splitBatch, splitSizes, type SplitOptions } from './sched/parallel.js';
 
 /**
  * A copy of t on `device`, returned at once and pinned there. From the gpu it is pending until

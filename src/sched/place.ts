@@ -71,6 +71,19 @@ export function configure(p: Placement, c: Calibration | null, gpu: { readonly l
 }
 
 export function placement(): Placement { return mode; }
+
+/**
+ * The rates the model decides with: the calibration, or (not measured yet) the defaults, after
+ * starting the measurement in the background. null: no gpu and nothing given.
+ */
+export function rates(): Calibration | null {
+  if (calibration === null && measure !== null) {
+    const start = measure;
+    measure = null;
+    calibration = start();
+  }
+  return calibration;
+}
 export function currentCalibration(): Calibration | null { return calibration; }
 
 /**
@@ -155,12 +168,7 @@ export function place(op: OpName, inputs: readonly Tensor[], plan: Plan): Device
     if (pinned !== null) return record(op, pinned, 'pinned', NaN, NaN, 0, 0, movedTo(inputs, pinned));
     if (mode !== 'auto') return record(op, mode, 'placement', NaN, NaN, 0, 0, movedTo(inputs, mode));
   }
-  if (calibration === null && measure !== null) {
-    const start = measure;
-    measure = null;
-    calibration = start();
-  }
-  const c = calibration, g = c?.gpu;
+  const c = rates(), g = c?.gpu;
   if (!g || gpuBackend === null || gpuBackend.lost) return record(op, 'cpu', 'only-engine', NaN, NaN, 0, 0, movedTo(inputs, 'cpu'));
   // The model: each engine's compute estimate plus copying the inputs that live elsewhere.
   const flops = opFlops(op, plan);
