@@ -19,7 +19,7 @@
  * 4. Pipelined loop (bench/pipeline.ts): serialized vs pipelined, ms per step, and the trace
  *    check that an upload of step i+1 starts before step i's gpu compute ends.
  *
- * Modes run interleaved in rounds (order rotated each round); medians. Samples per mode follow a time budget
+ * cpu and auto run interleaved in rounds, all-gpu in a block of its own (see measure); medians. Samples per mode follow a time budget
  * (--budget=ms per case and mode, default 600), so the slow engine at 2048 runs once or twice.
  * SwiftShader runs WGSL on the same 2 cores: only ratios within this run mean anything; there
  * auto should mostly pick the cpu. The same command on a hardware GPU shows the crossover.
@@ -64,24 +64,27 @@ async function sample(run: () => T.Tensor): Promise<number> {
   return ms;
 }
 
-/** Warm each variant, size its samples by the budget, run interleaved rounds; medians in ms. */
-async function measure<K extends string>(runs: Record<K, () => T.Tensor>) {
+/**
+ * Warm each variant, size its samples by the budget, run them; medians in ms. Variants run
+ * interleaved in rounds, the order reversed every other round, except those named in `apart`,
+ * which run in a block of their own afterwards: on SwiftShader a sample right after a gpu one
+ * finds its threads still busy on the shared cores (a cpu op then takes ~2x as long), so the
+ * all-gpu mode must not sit between the cpu and auto samples it would slow down.
+ */
+async function measure<K extends string>(runs: Record<K, () => T.Tensor>, apart: NoInfer<K>[] = []) {
   const names = Object.keys(runs) as K[];
   const first = {} as Record<K, number>;
   for (const m of names) first[m] = await sample(runs[m]);
   const want = {} as Record<K, number>, got = {} as Record<K, number[]>;
   for (const m of names) {
-    want[m] = first[m] > 2000 ? 1 : Math.max(3, Math.min(25, Math.floor(BUDGET / first[m])));
+    want[m] = first[m] > 2000 ? 1 : Math.max(3, Math.min(100, Math.floor(BUDGET / first[m])));
     got[m] = [];
   }
-  // Rotate the order each round: a sample right after a slow gpu one can find SwiftShader's
-  // threads still winding down on the shared cores, and that must not always hit one mode.
-  for (let r = 0; r < Math.max(...names.map((m) => want[m])); r++) {
-    for (let j = 0; j < names.length; j++) {
-      const m = names[(r + j) % names.length];
-      if (r < want[m]) got[m].push(await sample(runs[m]));
-    }
+  const together = names.filter((m) => !apart.includes(m));
+  for (let r = 0; r < Math.max(0, ...together.map((m) => want[m])); r++) {
+    for (const m of r % 2 ? [...together].reverse() : together) if (r < want[m]) got[m].push(await sample(runs[m]));
   }
+  for (const m of apart) for (let r = 0; r < want[m]; r++) got[m].push(await sample(runs[m]));
   const medianMs = {} as Record<K, number>;
   for (const m of names) medianMs[m] = median(got[m]);
   return { medianMs, samples: want };
@@ -106,7 +109,7 @@ for (const kind of ['matmul', 'chain'] as const) {
       const x = unpinned(data(ROWS * w, w), [ROWS, w], start);
       const y = kind === 'matmul' ? unpinned(data(w * w, w + 1), [w, w], start) : unpinned(data(w, w + 2), [w], start);
       const step = kind === 'matmul' ? () => T.matmul(x, y) : () => T.tanh(T.add(T.mul(T.add(x, y), x), y));
-      const { medianMs, samples } = await measure(modes(step));
+      const { medianMs, samples } = await measure(modes(step), ['gpu']);
       const best = Math.min(medianMs.cpu, medianMs.gpu);
       const row = {
         case: `${kind} w=${w} from ${start}`, kind, width: w, start, medianMs, samples,
@@ -148,7 +151,7 @@ const mixedRef = (await T.tidy(mlp(pCpu)).data()) as Float32Array;
 const mixedAuto = (await T.tidy(mlp(pAuto)).data()) as Float32Array;
 const mixedGpu = (await T.onDevice('gpu', () => T.tidy(mlp(pGpu))).data()) as Float32Array;
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-const mixedM = await measure({ cpu: modes(mlp(pCpu)).cpu, gpu: modes(mlp(pGpu)).gpu, auto: modes(mlp(pAuto)).auto });
+const mixedM = await measure({ cpu: modes(mlp(pCpu)).cpu, gpu: modes(mlp(pGpu)).gpu, auto: modes(mlp(pAuto)).auto }, ['gpu']);
 const mixed = {
   workload: `${B} u8 images [${HW}, ${HW}, ${C}] -> normalizeImage -> concat -> linear ${F}->${HID} relu -> linear ${HID}->${HID} relu -> heads softmax(linear ${HID}->10), sigmoid(linear ${HID}->4); read [${B}, 14]`,
   ...mixedM, layerDevices: layerDevs, decisions: await decisions(mlp(pAuto)),
@@ -180,12 +183,12 @@ const parallel = {
 console.error(`splitBatch: all-cpu ${parallel.allCpuMs.toFixed(2)} ms, all-gpu ${parallel.allGpuMs.toFixed(2)} ms, calibrated split ${JSON.stringify(parallel.calibratedSplit.map((s) => s.rows))} ${parallel.calibratedSplitMs.toFixed(2)} ms, measured split ${JSON.stringify(parallel.measuredSplit.map((s) => s.rows))} ${parallel.measuredSplitMs.toFixed(2)} ms`);
 
 // ---- 4. pipelined loop ----
-const psize = { batch: 64, features: 1024, hidden: 64 };
+const psize = { batch: 64, features: 512, hidden: 32 };
 const pipe = pipelineSetup(psize, STEPS);
 await runLoop(pipe, 'serialized'); // warm: compiles, rings
 const loop: Record<'serialized' | 'pipelined', number[]> = { serialized: [], pipelined: [] };
-for (let r = 0; r < 3; r++) {
-  for (const mode of ['serialized', 'pipelined'] as const) {
+for (let r = 0; r < 5; r++) {
+  for (const mode of (r % 2 ? ['pipelined', 'serialized'] : ['serialized', 'pipelined']) as const) {
     const t0 = performance.now();
     await runLoop(pipe, mode);
     loop[mode].push((performance.now() - t0) / STEPS);
