@@ -188,7 +188,8 @@ const pipe = pipelineSetup(psize, STEPS);
 await runLoop(pipe, 'serialized'); // warm: compiles, rings
 const loop: Record<'serialized' | 'pipelined', number[]> = { serialized: [], pipelined: [] };
 for (let r = 0; r < 5; r++) {
-  for (const mode of (r % 2 ? ['pipelined', 'serialized'] : ['serialized', 'pipelined']) as const) {
+  const order: ('serialized' | 'pipelined')[] = r % 2 ? ['pipelined', 'serialized'] : ['serialized', 'pipelined'];
+  for (const mode of order) {
     const t0 = performance.now();
     await runLoop(pipe, mode);
     loop[mode].push((performance.now() - t0) / STEPS);
