@@ -90,7 +90,12 @@ export function splitBatch(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], op
       if (!(out instanceof Tensor)) throw new TandemError('splitBatch: fn must return a Tensor');
       parts.push(out);
     }
-    if (parts.length === 1 && parts[0].device === join) return parts.pop()!;
+    if (parts.length === 1 && parts[0].device === join) {
+      const only = parts.pop()!;
+      const k = temps.indexOf(only); // fn returned its argument
+      if (k >= 0) temps.splice(k, 1);
+      return only;
+    }
     const joined = parts.map((p) => (p.device === join ? p : keep(temps, copyTo(p, join, 'splitBatch'))));
     return concat(joined, ax);
   } finally {
