@@ -99,7 +99,7 @@ export function splitBatch(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], op
     const joined = parts.map((p) => (p.device === join ? p : keep(temps, copyTo(p, join, 'splitBatch'))));
     return concat(joined, ax);
   } finally {
-    for (const t of [...temps, ...parts]) t.dispose(); // pending work holds its own references
+    for (const t of [...temps, ...parts]) if (!inputs.includes(t)) t.dispose(); // pending work holds its own references
   }
 }
 
