@@ -30,10 +30,12 @@ export type { GPUInfo } from './backend/acquire.js';
 export type { Activation } from './ops/activation.js';
 export * from './errors.js';
 export * as datasets from './datasets/digits.js';
-export { onDevice, explain, type Placement, type Decision, type Reason } from './sched/place.js';
+export { onDevice, explain, startExplain, type Placement, type Decision, type Reason } from './sched/place.js';
 export type { Calibration, EngineRates, LinkRates } from './sched/cost.js';
 export type { CalibrationStore } from './sched/calibrate.js';
 export { startTrace, stopTrace, type TraceEvent, type TraceCategory } from './sched/trace.js';
+export { calibrateNow as calibrate } from './runtime.js';
+export { splitBatch, splitSizes, type SplitOptions } from './sched/parallel.js';
 
 /**
  * A copy of t on `device`, returned at once and pinned there. From the gpu it is pending until

@@ -13,7 +13,7 @@ import { DeviceError, NotInitializedError, TandemError } from './errors.js';
 import { WASM_BASE64 } from './gen/wasm.js';
 import { WorkerPool, canShare, destroyPools } from './backend/pool.js';
 import { type CalibrationStore, calibrate, calibrationKey, loadCalibration, saveCalibration } from './sched/calibrate.js';
-import { type Calibration } from './sched/cost.js';
+import { type Calibration, defaultCalibration } from './sched/cost.js';
 import { PLACEMENTS, type Placement, configure } from './sched/place.js';
 
 export interface InitOptions {
@@ -53,9 +53,12 @@ export interface InitOptions {
   placement?: Placement;
   /** Rates for the cost model instead of measuring them (e.g. loaded elsewhere, or a test's). */
   calibration?: Calibration;
-  /** Where calibrations are kept across processes: { get(key), set(key, value) }, sync or async. */
+  /**
+   * Where calibrations are kept across processes: { get(key), set(key, value) }, sync or async.
+   * A stored one is used at once; a measured one is saved when it lands.
+   */
   calibrationStore?: CalibrationStore;
-  /** Measure again even when a calibration is known (in this process or the store). */
+  /** Measure again now, before init() resolves, even when a calibration is known. */
   recalibrate?: boolean;
 }
 
@@ -64,7 +67,12 @@ export interface InitInfo {
   cpu: { simd: boolean; relaxedSimd: boolean; threads: number };
   gpu: GPUInfo | null;
   placement: Placement;
-  /** The cost model's rates (auto placement with a gpu), else null. */
+  /**
+   * The cost model's rates, or null until they are measured: without a stored or given one,
+   * init() does not measure (it would cost a cold start ~250 ms); the first decision that needs
+   * the model starts the measurement in the background and uses defaults until it lands
+   * (src/sched/cost.ts). `await T.calibrate()` measures, or waits for the measurement.
+   */
   calibration: Calibration | null;
 }
 
@@ -74,6 +82,9 @@ interface State {
   gpuInfo: GPUInfo | null;
   placement: Placement;
   calibration: Calibration | null;
+  /** The measurement in flight, and the store its result goes to. */
+  measuring?: Promise<Calibration>;
+  store?: CalibrationStore;
 }
 
 let state: State | null = null;
@@ -103,7 +114,7 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
     state?.cpu.destroy();
     state = {
       cpu: await makeCpu(opts.wasm, simd, threads, { flavor, memoryLimit }), gpu: state?.gpu ?? null, gpuInfo: state?.gpuInfo ?? null,
-      placement: state?.placement ?? 'auto', calibration: state?.calibration ?? null,
+      placement: state?.placement ?? 'auto', calibration: state?.calibration ?? null, store: state?.store,
     };
   }
   if (state.gpu?.lost) { state.gpu = null; state.gpuInfo = null; }
@@ -124,20 +135,63 @@ async function initOnce(opts: InitOptions): Promise<InitInfo> {
   return info();
 }
 
-/** The placement mode and, for 'auto' with a gpu, the cost model's calibration. */
+/**
+ * The placement mode and, for 'auto' with a gpu, the cost model's calibration: given, known in
+ * this process, stored, or measured later (lazily; now with `recalibrate`).
+ */
 async function setPlacement(s: State, opts: InitOptions): Promise<void> {
   const p = opts.placement ?? s.placement;
   if (!PLACEMENTS.includes(p)) throw new TandemError(`init: placement must be one of ${PLACEMENTS.map((x) => `'${x}'`).join(', ')}, got ${JSON.stringify(p)}`);
   if (p === 'gpu' && !s.gpu) throw new DeviceError(`init: placement 'gpu' needs a gpu, and init() found no WebGPU adapter`);
   s.placement = p;
-  const key = calibrationKey(s.gpuInfo?.adapter ?? null, s.cpu.threads, s.cpu.relaxedSimd);
+  if (opts.calibrationStore) s.store = opts.calibrationStore;
+  const key = keyOf(s);
   if (opts.calibration) s.calibration = opts.calibration;
-  else if (p === 'auto' && s.gpu && (opts.recalibrate || s.calibration?.key !== key)) {
-    const stored = opts.recalibrate || !opts.calibrationStore ? null : await loadCalibration(opts.calibrationStore, key);
-    s.calibration = stored ?? await calibrate(s.cpu, s.gpu, key);
-    if (!stored && opts.calibrationStore) await saveCalibration(opts.calibrationStore, s.calibration);
+  else if (opts.recalibrate && s.gpu) {
+    s.calibration = null;
+    s.measuring = undefined;
+    await measure(s);
+  } else if (p === 'auto' && s.gpu && s.calibration?.key !== key) {
+    s.calibration = (s.store && await loadCalibration(s.store, key)) || null;
   }
-  configure(p, s.calibration, s.gpu);
+  configurePlacement(s);
+}
+
+function keyOf(s: State): string {
+  return calibrationKey(s.gpuInfo?.adapter ?? null, s.cpu.threads, s.cpu.relaxedSimd);
+}
+
+function configurePlacement(s: State): void {
+  configure(s.placement, s.calibration, s.gpu, () => {
+    void measure(s).catch(() => {}); // a failed measurement leaves the defaults in use
+    return defaultCalibration(keyOf(s), s.gpuInfo?.fallback ?? false);
+  });
+}
+
+/** Measure this machine's rates once (joining a measurement in flight); saved to the store. */
+function measure(s: State): Promise<Calibration> {
+  if (s.calibration) return Promise.resolve(s.calibration);
+  if (!s.measuring) {
+    const key = keyOf(s);
+    s.measuring = calibrate(s.cpu, s.gpu, key).then(async (c) => {
+      if (state === s && s.calibration === null && keyOf(s) === key) {
+        s.calibration = c;
+        configurePlacement(s);
+        if (s.store) await saveCalibration(s.store, c);
+      }
+      return s.calibration ?? c;
+    }).finally(() => { s.measuring = undefined; });
+  }
+  return s.measuring;
+}
+
+/**
+ * The cost model's calibration: the known one, or measured now (joining a measurement in
+ * flight). With no gpu, the cpu's rates and `gpu: null`.
+ */
+export function calibrateNow(): Promise<Calibration> {
+  if (!state) throw new NotInitializedError('calibrate: Tandem is not initialised: call `await T.init()` first');
+  return measure(state);
 }
 
 function wantedThreads(t: InitOptions['threads']): number {
@@ -254,7 +308,7 @@ export function swapGPUForTest(gpu: WebGPUBackend | null): WebGPUBackend | null 
   if (!state) throw new NotInitializedError('swapGPUForTest: not initialised');
   const old = state.gpu;
   state.gpu = gpu;
-  configure(state.placement, state.calibration, gpu);
+  configurePlacement(state);
   return old;
 }
 

@@ -11,6 +11,7 @@ import { loadCalibration, saveCalibration } from '../src/sched/calibrate.ts';
 import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
 
 const name = (s: string) => `${RUNTIME}: sched: ${s}`;
+T.startExplain(); // decisions are kept only when asked for
 
 /** The same computation on the ref backend, from the same host data. */
 async function refOf(f: (d: 'ref') => T.Tensor): Promise<Float32Array> {
@@ -32,12 +33,13 @@ async function withInit<R>(opts: T.InitOptions, fn: () => Promise<R>): Promise<R
   }
 }
 
-test(name('init reports the placement; auto calibrates when a gpu exists'), () => {
+test(name('init reports the placement; auto calibrates when a gpu exists'), async () => {
   const i = T.info();
   assert.is(i.placement, 'auto');
   if (REQUIRE_GPU) assert.ok(i.gpu);
+  const c = await T.calibrate(); // measured lazily: init() does not wait for it
+  assert.is(T.info().calibration, c);
   if (i.gpu) {
-    const c = i.calibration!;
     assert.ok(c, 'a calibration');
     for (const r of [c.cpu, c.gpu!]) for (const k of ['launchUs', 'gbps', 'gflops'] as const) assert.ok(r[k] > 0 && Number.isFinite(r[k]), `${k} = ${r[k]}`);
     assert.ok(c.gpu!.upload.gbps > 0 && c.gpu!.download.gbps > 0);

@@ -266,8 +266,8 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.sealArena();
     this.endPass();
     this.uploads.beforeSubmit();
-    if (tracing) this.traceBatch(this.encoded);
     this.device.queue.submit([this.encoder.finish()]);
+    if (tracing) this.traceBatch(this.encoded); // after the submit: onSubmittedWorkDone covers the work submitted before it
     this.encoder = null;
     this.encoded = 0;
     this.uploads.afterSubmit();

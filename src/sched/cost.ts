@@ -40,3 +40,16 @@ export interface Calibration {
 export function computeUs(r: EngineRates, flops: number, bytes: number): number {
   return r.launchUs + bytes / (r.gbps * 1e3) + flops / (r.gflops * 1e3);
 }
+
+/**
+ * Rates the model uses before a calibration is measured (init() measures lazily, see
+ * src/runtime.ts): a modest hardware gpu, or, on a software adapter (SwiftShader, llvmpipe),
+ * one that never wins, so the few ops placed before the measurement lands are not sent to an
+ * engine a thousand times slower. `bounded` names them all: none is a measurement.
+ */
+export function defaultCalibration(key: string, softwareGPU: boolean): Calibration {
+  const gpu = softwareGPU
+    ? { launchUs: 500, gbps: 0.05, gflops: 0.1, upload: { latencyUs: 50, gbps: 1 }, download: { latencyUs: 500, gbps: 0.5 } }
+    : { launchUs: 30, gbps: 100, gflops: 300, upload: { latencyUs: 20, gbps: 5 }, download: { latencyUs: 300, gbps: 2 } };
+  return { key: `${key}|defaults`, cpu: { launchUs: 3, gbps: 20, gflops: 20 }, gpu, measuredMs: 0, bounded: ['defaults'] };
+}

@@ -9,8 +9,13 @@
  * runs on their device, and when pinned inputs disagree the model picks between their devices.
  * 'ref' (the test oracle) never mixes: all inputs on 'ref' or a DeviceError.
  *
- * Decisions go to a ring of preallocated records (no allocation per op); `explain()` copies
- * out the recent ones with their estimates.
+ * Decisions are kept only between `startExplain()` and `explain({ stop: true })` (off by default,
+ * so an op pays nothing for them): a ring of preallocated records, no allocation per op.
+ * `explain()` copies out the recent ones with their estimates.
+ *
+ * `stays` is apply()'s hot path: ready, unpinned inputs on one device that the mode keeps them
+ * on (manual, 'ref', the mode's own device, or auto with the cpu as the only engine), outside
+ * any onDevice scope. It decides without the cost model; the general path is `place`.
  */
 import type { DeviceKind } from '../backend/backend.js';
 import { ITEM_BYTES } from '../dtype.js';
@@ -42,20 +47,43 @@ export interface Decision {
 let mode: Placement = 'manual';
 let calibration: Calibration | null = null;
 let gpuBackend: { readonly lost: boolean } | null = null;
+/** Set while no calibration is measured: starts the measurement (once); defaults meanwhile. */
+let measure: (() => Calibration) | null = null;
 let scope: DeviceKind | null = null;
 
 const RING = 256;
 const ring: Decision[] = Array.from({ length: RING }, () => ({ op: '', device: 'cpu', reason: 'manual', cpuUs: NaN, gpuUs: NaN, flops: 0, bytes: 0, movedBytes: 0 }));
 let next = 0, recorded = 0;
+/** True between startExplain() and explain({ stop: true }). */
+let keeping = false;
 
-/** @internal Set by init(): the mode, the model's rates, and the gpu (asked whether it is lost). */
-export function configure(p: Placement, c: Calibration | null, gpu: { readonly lost: boolean } | null): void {
+/**
+ * @internal Set by init(): the mode, the model's rates, and the gpu (asked whether it is lost).
+ * `lazy`, when the rates are not measured yet: called on the first decision that needs the
+ * model; it starts the measurement (which configures again when done) and returns the rates
+ * to use meanwhile.
+ */
+export function configure(p: Placement, c: Calibration | null, gpu: { readonly lost: boolean } | null, lazy: (() => Calibration) | null = null): void {
   mode = p;
   calibration = c;
   gpuBackend = gpu;
+  measure = c === null ? lazy : null;
 }
 
 export function placement(): Placement { return mode; }
+
+/**
+ * The rates the model decides with: the calibration, or (not measured yet) the defaults, after
+ * starting the measurement in the background. null: no gpu and nothing given.
+ */
+export function rates(): Calibration | null {
+  if (calibration === null && measure !== null) {
+    const start = measure;
+    measure = null;
+    calibration = start();
+  }
+  return calibration;
+}
 export function currentCalibration(): Calibration | null { return calibration; }
 
 /**
@@ -77,13 +105,39 @@ export function onDevice<R>(device: DeviceKind, fn: () => R): R {
   }
 }
 
-/** The recent decisions, oldest first (at most 256; `clear` empties the record). */
-export function explain(opts: { clear?: boolean } = {}): Decision[] {
+/** Keep placement decisions from now on (for `explain()`); drops those kept before. */
+export function startExplain(): void {
+  keeping = true;
+  recorded = 0;
+}
+
+/**
+ * The decisions kept since startExplain(), oldest first (the last 256); none when it was not
+ * called. `clear` empties the record; `stop` stops keeping (ops cost nothing for it again).
+ */
+export function explain(opts: { clear?: boolean; stop?: boolean } = {}): Decision[] {
   const n = Math.min(recorded, RING);
   const out: Decision[] = [];
   for (let i = 0; i < n; i++) out.push({ ...ring[(next - n + i + RING) % RING] });
   if (opts.clear) recorded = 0;
+  if (opts.stop) keeping = false;
   return out;
+}
+
+/**
+ * apply()'s hot path (see the file comment): true when an op whose inputs are ready, unpinned
+ * and all on `device` runs there without asking the model.
+ */
+export function stays(op: string, device: DeviceKind): boolean {
+  if (scope !== null) return false;
+  let reason: Reason;
+  if (mode === 'manual') reason = device === 'ref' ? 'ref' : 'manual';
+  else if (device === 'ref') reason = 'ref';
+  else if (mode === device) reason = 'placement';
+  else if (mode === 'auto' && device === 'cpu' && (gpuBackend === null || gpuBackend.lost || (calibration !== null && calibration.gpu === null))) reason = 'only-engine';
+  else return false;
+  if (keeping) record(op, device, reason, NaN, NaN, 0, 0, 0);
+  return true;
 }
 
 /** True when the output of an op on these inputs is pinned (its placement was forced). */
@@ -114,7 +168,7 @@ export function place(op: OpName, inputs: readonly Tensor[], plan: Plan): Device
     if (pinned !== null) return record(op, pinned, 'pinned', NaN, NaN, 0, 0, movedTo(inputs, pinned));
     if (mode !== 'auto') return record(op, mode, 'placement', NaN, NaN, 0, 0, movedTo(inputs, mode));
   }
-  const c = calibration, g = c?.gpu;
+  const c = rates(), g = c?.gpu;
   if (!g || gpuBackend === null || gpuBackend.lost) return record(op, 'cpu', 'only-engine', NaN, NaN, 0, 0, movedTo(inputs, 'cpu'));
   // The model: each engine's compute estimate plus copying the inputs that live elsewhere.
   const flops = opFlops(op, plan);
@@ -145,6 +199,7 @@ function movedTo(inputs: readonly Tensor[], device: DeviceKind): number {
 }
 
 function record(op: string, device: DeviceKind, reason: Reason, cpuUs: number, gpuUs: number, flops: number, bytes: number, movedBytes: number): DeviceKind {
+  if (!keeping) return device;
   const r = ring[next];
   r.op = op; r.device = device; r.reason = reason; r.cpuUs = cpuUs; r.gpuUs = gpuUs; r.flops = flops; r.bytes = bytes; r.movedBytes = movedBytes;
   next = (next + 1) % RING;

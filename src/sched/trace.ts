@@ -6,7 +6,10 @@
  * Times are host times (performance.now()): a cpu kernel's span is the kernel itself; a gpu
  * batch's span runs from its submit to onSubmittedWorkDone, so it includes the queue's wait;
  * a download's from the readback's issue to its bytes on the host. GPU timestamp queries are
- * not used yet.
+ * not used yet (they need query sets written by webgpu.ts' compute passes; SwiftShader lists
+ * `timestamp-query`), so a gpu span cannot tell queue wait from execution.
+ *
+ * Placement decisions are not in the trace: `startExplain()` / `explain()` (place.ts) keep them.
  *
  * Cost when off: callers test the exported `tracing` flag before reading the clock.
  */
