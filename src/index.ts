@@ -9,6 +9,7 @@ import { ShapeError } from './errors.js';
 import type { DeviceKind as Device } from './backend/backend.js';
 import { checkDevice } from './create.js';
 import { copyTo } from './sched/stream.js';
+import { recorded } from './autograd/tape.js';
 import type { DType } from './dtype.js';
 import type { Activation } from './ops/activation.js';
 import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
@@ -44,7 +45,7 @@ export const to = (t: Tensor, device: Device): Tensor => {
   checkInputs('to', [t]);
   const c = copyTo(t, checkDevice(device, 'to'), 'to');
   c.pinned = true;
-  return c;
+  return recorded('to', [t], c, { from: t.device }); // differentiable: the gradient goes back to t's device
 };
 
 /** Elementwise a + b with NumPy broadcasting. */

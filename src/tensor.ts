@@ -16,7 +16,7 @@
 import type { Backend, DeviceKind } from './backend/backend.js';
 import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, fmtShape, numel, stridesOf } from './dtype.js';
 import { DisposedError, OutOfMemoryError, TandemError } from './errors.js';
-import type { GradNode } from './autograd/tape.js';
+import { type GradNode, recorded } from './autograd/tape.js';
 import { fromStorage } from './host.js';
 import { track, untrack } from './lifetime.js';
 import { collapseCopy, isContiguous } from './ops/layout.js';
@@ -129,6 +129,7 @@ export class Tensor {
   async to(device: DeviceKind): Promise<Tensor> {
     const c = copyTo(this, checkDevice(device, 'to'), 'to');
     c.pinned = true;
+    recorded('to', [this], c, { from: this.device }); // differentiable (src/autograd/rules.ts)
     const s = c.storage('to');
     if (s.fence !== null) {
       try {

@@ -355,4 +355,14 @@ test(`${RUNTIME}: f16 <-> f32 casts carry gradients (autocast's pattern), f16 le
   w.dispose(); x.dispose();
 });
 
+test(`${RUNTIME}: T.to is differentiable: the gradient returns to the source's device`, async () => {
+  const other: T.Device = devices.includes('gpu') ? 'gpu' : 'ref';
+  const x = T.tensor([1, 2, 3], [3]);
+  x.requiresGrad = true;
+  T.tidy(() => T.sum(T.mul(T.to(x, other), T.tensor([4, 5, 6], [3], { device: other }))).backward());
+  assert.is(x.grad!.device, 'cpu');
+  assert.equal([...await x.grad!.data()], [4, 5, 6]);
+  x.dispose();
+});
+
 test.run();

@@ -28,6 +28,7 @@ import type { Activation } from '../ops/activation.js';
 import { reduceAxes } from '../ops/reduce-axes.js';
 import { concat, narrow, permute, reshape } from '../ops/views.js';
 import { type Tensor, createTensor } from '../tensor.js';
+import { copyTo } from '../sched/stream.js';
 import { type GradContext, type GradRule, RULES } from './tape.js';
 
 // ---- helpers (Tandem ops; the rules run inside a tidy scope, so temporaries need no dispose) ----
@@ -357,6 +358,8 @@ export const VIEW_RULES: Record<string, GradRule> = {
   slice: sliceRule,
   narrow: sliceRule,
   contiguous: { grad: (g) => [g] },
+  // T.to / Tensor.to: the gradient is copied back to the source's device.
+  to: { grad: (g, { attrs }) => [g.device === attrs.from ? g : copyTo(g, attrs.from, 'backward')] },
   concat: {
     grad(g, { shapes, attrs: { axis }, needs }: GradContext<{ axis: number }>) {
       const ax = normAxis(axis, g.rank, 'concat');
