@@ -3,12 +3,13 @@
  * backward() of L = sum(w * f(inputs)), w fixed random weights, against central differences
  * (L(x + h e_j) - L(x - h e_j)) / 2h for every element j of every input that requires grad.
  *
- * Precision: on the 'ref' device the forward runs in f64 (the reference backend's f64 mode,
- * src/backend/reference.ts `withF64`), the weighted sum is taken in JS doubles, and h = 1e-6
- * relative, so a finite difference is accurate to ~1e-9 relative and the comparison sees the
- * f32 analytic gradient's own rounding. The analytic pass runs in the same f64 mode: only its
- * reads back to f32 round. On other devices (to test their rules' kernels) the forward is f32
- * and h = 1e-2 relative; the tolerance must then allow ~1e-4 relative.
+ * Precision: on the 'ref' device both passes run in the reference backend's f64 mode
+ * (src/backend/reference-f64.ts): inputs are written as doubles, every kernel stores f64, the
+ * weighted sum is taken in JS doubles and h = 1e-6 relative, so a central difference is good
+ * to ~1e-9 relative (truncation h^2, rounding 1e-16 / h) and the default tolerance (1e-6 +
+ * 1e-5 relative) leaves room only for the f32-rounded constants some rules use. f16 cannot run
+ * in that mode. On other devices the forward is f32 and h = 1e-2 relative (tolerance 1e-3 +
+ * 1e-2 relative); tests compare those devices' gradients with ref's instead.
  */
 import type { DeviceKind } from '../backend/backend.js';
 import { fmtShape } from '../dtype.js';
