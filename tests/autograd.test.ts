@@ -9,6 +9,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as T from '../src/index.ts';
 import { gradcheck, type GradcheckInput } from '../src/autograd/gradcheck.ts';
+import { apply } from '../src/apply.ts';
+import type { Backend, KernelParams } from '../src/backend/backend.ts';
+import { ReferenceBackend } from '../src/backend/reference.ts';
+import { WasmBackend } from '../src/backend/wasm.ts';
+import { wasmModule } from '../src/runtime.ts';
 import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
 
 const numel = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
@@ -363,6 +368,40 @@ test(`${RUNTIME}: T.to is differentiable: the gradient returns to the source's d
   assert.is(x.grad!.device, 'cpu');
   assert.equal([...await x.grad!.data()], [4, 5, 6]);
   x.dispose();
+});
+
+// ---- the scatter-add kernel (gather's gradient) on every engine against the reference ----
+
+test(`${RUNTIME}: scatterAdd kernel: wasm f32x4 and scalar twin, and every device, against the reference`, async () => {
+  const module = await wasmModule();
+  const engines: [string, Backend][] = [['wasm-simd', new WasmBackend(module)], ['wasm-scalar', new WasmBackend(module, { simd: false })]];
+  const refBe = new ReferenceBackend();
+  const runOn = async (be: Backend, g: Float32Array, idx: Int32Array, p: KernelParams['scatterAdd']) => {
+    const bytes = 4 * p.outer * p.axisLen * p.inner;
+    const bufs = [g, idx].map((x) => { const b2 = be.alloc(Math.max(4, x.byteLength)); be.write(b2, x); return b2; });
+    const out = be.alloc(Math.max(4, bytes));
+    be.run('scatterAdd', bufs, out, p);
+    const r = await be.read(out, bytes);
+    [...bufs, out].forEach((b2) => be.free(b2));
+    return new Float32Array(r.buffer, r.byteOffset, bytes / 4);
+  };
+  for (const inner of [1, 3, 4, 5, 7, 8, 9, 17]) {
+    for (const [outer, axisLen, indices] of [[1, 1, []], [1, 5, [2]], [3, 5, [4, 0, 4, 4, 1, 9, -1]], [2, 1, [0, 0, 0]]] as [number, number, number[]][]) {
+      const count = indices.length, p = { outer, axisLen, inner, count };
+      const g = randomData(outer * count * inner, inner + count), idx = Int32Array.from(indices);
+      const want = await runOn(refBe, g, idx, p);
+      for (const [name, be] of engines) {
+        const bad = mismatch(await runOn(be, g, idx, p), want, null, 1e-6, 1e-6);
+        if (bad) assert.unreachable(`${name} ${JSON.stringify(p)}: ${bad}`);
+      }
+      for (const device of devices) {
+        const d = apply('scatterAdd', [T.tensor(g, [outer, count, inner], { device }), T.tensor(idx, [count], { device, dtype: 'i32' })], { axisLen });
+        const bad = mismatch(await d.data(), want, null, 1e-6, 1e-6);
+        d.dispose();
+        if (bad) assert.unreachable(`${device} ${JSON.stringify(p)}: ${bad}`);
+      }
+    }
+  }
 });
 
 test.run();

@@ -297,10 +297,11 @@ const crossEntropyRule: GradRule<{ smoothing: number }> = {
 };
 
 /**
- * gather (indexSelect, embedding): the table's gradient is a scatter-add of g into the picked
- * slices, computed as oneHot(idx)^T @ g per outer slice: one [axisLen, count] @ [count, inner]
- * matmul, O(count * axisLen * inner) flops and a count x axisLen one-hot (4 bytes each), fine
- * for class tables and small vocabularies, wasteful for large ones (a scatter kernel is the fix).
+ * gather (indexSelect, embedding): the table's gradient is the scatter-add kernel (repeated
+ * indices add up, in index order, so the result is deterministic). It is f32: an f16 table's
+ * gradient is summed in f32 and rounded once. Cost: O(count * inner) adds on the cpu; on the
+ * gpu, without float atomics, each output item scans the indices: O(axisLen * count * inner)
+ * compares, no extra memory.
  */
 const gatherRule: GradRule<{ axis: number }> = {
   when: ([d]) => isFloat(d),
@@ -308,9 +309,8 @@ const gatherRule: GradRule<{ axis: number }> = {
   grad(g, { saved: [idx], shapes: [ts], attrs: { axis } }) {
     const ax = normAxis(axis, ts.length, 'indexSelect');
     const outer = numel(ts.slice(0, ax)), inner = numel(ts.slice(ax + 1)), count = idx!.size;
-    const oh = cast(apply('oneHot', [reshape(idx!, [count])], { classes: ts[ax], dtype: 'f32' }), g.dtype);
-    const d = matmul(oh, reshape(g, [outer, count, inner]), { transposeA: true });
-    return [reshape(d, ts), null];
+    const d = apply('scatterAdd', [cast(reshape(g, [outer, count, inner]), 'f32'), reshape(idx!, [count])], { axisLen: ts[ax] });
+    return [reshape(cast(d, g.dtype), ts), null];
   },
 };
 
@@ -329,6 +329,8 @@ export const OP_RULES = {
   crossEntropy: crossEntropyRule,
   gather: gatherRule,
   oneHot: null,
+  // Its gradient with respect to g is the gather it undoes.
+  scatterAdd: { save: ([, idx]) => [idx], grad: (g, { saved: [idx] }) => [apply('gather', [g, idx!], { axis: 1 }), null] },
 } satisfies Rules;
 
 // ---- views and concat (recorded by src/ops/views.ts) ----

@@ -123,6 +123,17 @@ const kernels = {
       for (let j = 0; j < count; j++) ob.set(tb.subarray((o * axisLen + idx[j]) * slab, (o * axisLen + idx[j] + 1) * slab), (o * count + j) * slab);
     }
   },
+  scatterAdd([gb, ib], ob, { outer, axisLen, inner, count }) {
+    const g = f32(gb), idx = i32(ib), acc = new Float64Array(outer * axisLen * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < count; j++) {
+        const k = idx[j];
+        if (!(k >= 0 && k < axisLen)) continue;
+        for (let c = 0; c < inner; c++) acc[(o * axisLen + k) * inner + c] += g[(o * count + j) * inner + c];
+      }
+    }
+    f32(ob).set(acc);
+  },
   oneHot([ib], ob, { n, classes, oneBits }) {
     const idx = i32(ib), out = f64Mode.on ? words(ob) : new Uint32Array(ob.buffer, ob.byteOffset, n * classes);
     if (f64Mode.on) oneBits = 1; // 1 or 1.0, either way a 1 in an f64 slot
