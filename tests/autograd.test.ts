@@ -271,6 +271,12 @@ test(`${RUNTIME}: comparisons, argmax, oneHot and integer casts never require gr
       assert.not.ok(t.requiresGrad, `${t}`);
     }
     assert.ok(T.cast(x, 'f32').requiresGrad);
+    // An integer leaf marked requiresGrad collects nothing (and breaks nothing).
+    const idx = T.tensor(new Int32Array([2, 0]), [2], { device: 'ref' });
+    idx.requiresGrad = true;
+    T.sum(T.indexSelect(x, 0, idx)).backward();
+    assert.is(idx.grad, null);
+    assert.ok(x.grad !== null);
   });
 });
 

@@ -121,7 +121,8 @@ export function record(op: string, inputs: readonly Tensor[], out: Tensor, attrs
   if (rule === undefined) throw new TandemError(`${op}: no gradient rule is registered (add a row to src/autograd/rules.ts)`);
   const dtypes = inputs.map((t) => t.dtype);
   if (rule === null || (rule.when && !rule.when(dtypes, attrs))) return;
-  const edges: Edge[] = inputs.map((t) => (t.gradFn ?? (t.requiresGrad ? t : null)));
+  // Only float leaves collect gradients (requiresGrad on an i32 tensor is ignored, not an error).
+  const edges: Edge[] = inputs.map((t) => (t.gradFn ?? (t.requiresGrad && (t.dtype === 'f32' || t.dtype === 'f16') ? t : null)));
   const needs = edges.map((e) => e !== null);
   const saved = rule.save ? rule.save(inputs, out, attrs, needs).map((t) => (t ? keep(t.view('save', t.shape, t.strides, t.offset)) : null)) : [];
   const versions = saved.map((t) => (t ? t.storage('save').version : 0));
