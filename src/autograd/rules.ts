@@ -76,9 +76,15 @@ function mask(op: CompareOp, a: Tensor, b: Tensor, dtype: DType): Tensor {
   return cast(cast(apply(op, [cast(a, 'f32'), cast(b, 'f32')]), 'f32'), dtype);
 }
 
+/** relu's gradient from its output y: g where y > 0, else 0 (NaN -> 0). f32: compare + where, two kernels and a bool temporary. */
+function reluGrad(g: Tensor, y: Tensor): Tensor {
+  const zero = scalar(0, y);
+  return g.dtype === 'f32' ? apply('where', [apply('gt', [y, zero]), g, zero]) : mul(g, mask('gt', y, zero, g.dtype));
+}
+
 /** g through a fused activation whose output `out` was saved. */
 function throughActivation(g: Tensor, activation: Activation | undefined, out: Tensor | null): Tensor {
-  return activation === 'relu' ? mul(g, mask('gt', out!, scalar(0, out!), g.dtype)) : g;
+  return activation === 'relu' ? reluGrad(g, out!) : g;
 }
 
 type Rules = { [K in OpName]: GradRule | null };
@@ -133,7 +139,7 @@ const ELEMENTWISE = {
     return [ga, apply('where', [apply('eq', [a!, zero]), apply('where', [apply('ge', [b!, zero]), zero, t]), t])];
   }),
   neg: { grad: (g) => [neg(g)] },
-  relu: unary('out', (g, y) => mul(g, mask('gt', y, scalar(0, y), g.dtype))),
+  relu: unary('out', reluGrad),
   // sign(x): 0 at 0 (PyTorch's subgradient).
   abs: unary('x', (g, x) => mul(g, sub(mask('gt', x, scalar(0, x), g.dtype), mask('lt', x, scalar(0, x), g.dtype)))),
   exp: unary('out', (g, y) => mul(g, y)),
