@@ -34,3 +34,46 @@ export function one_hot(idx: usize, out: usize, n: i32, classes: i32, oneBits: u
   }
   return -1;
 }
+
+/**
+ * The gradient of gather: out[o, k, :] = sum over j with idx[j] = k of g[o, j, :] (f32), g
+ * [outer, count, inner], out [outer, axisLen, inner], added in j order. An index outside
+ * [0, axisLen) adds nothing (the gather whose gradient this is refused it already).
+ */
+export function f32_scatter_add(g: usize, idx: usize, out: usize, outer: i32, axisLen: i32, inner: i32, count: i32): void {
+  memory.fill(out, 0, (<usize>outer * <usize>axisLen * <usize>inner) << 2);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < count; j++) {
+      const k = load<i32>(idx + (<usize>j << 2));
+      if (k < 0 || k >= axisLen) continue;
+      const src = g + ((<usize>o * <usize>count + <usize>j) * <usize>inner << 2);
+      const dst = out + ((<usize>o * <usize>axisLen + <usize>k) * <usize>inner << 2);
+      let c = 0;
+      for (; c + 4 <= inner; c += 4) {
+        const at = <usize>c << 2;
+        v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+      }
+      for (; c < inner; c++) {
+        const at = <usize>c << 2;
+        store<f32>(dst + at, load<f32>(dst + at) + load<f32>(src + at));
+      }
+    }
+  }
+}
+
+/** Scalar twin of f32_scatter_add (the same adds in the same order, so equal bit for bit). */
+export function f32_scatter_add__scalar(g: usize, idx: usize, out: usize, outer: i32, axisLen: i32, inner: i32, count: i32): void {
+  memory.fill(out, 0, (<usize>outer * <usize>axisLen * <usize>inner) << 2);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < count; j++) {
+      const k = load<i32>(idx + (<usize>j << 2));
+      if (k < 0 || k >= axisLen) continue;
+      const src = g + ((<usize>o * <usize>count + <usize>j) * <usize>inner << 2);
+      const dst = out + ((<usize>o * <usize>axisLen + <usize>k) * <usize>inner << 2);
+      for (let c = 0; c < inner; c++) {
+        const at = <usize>c << 2;
+        store<f32>(dst + at, load<f32>(dst + at) + load<f32>(src + at));
+      }
+    }
+  }
+}

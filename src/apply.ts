@@ -20,11 +20,18 @@ import { forcedPlacement, place, stays } from './sched/place.js';
 import { STREAMS, anyPending, copyTo, defer } from './sched/stream.js';
 import { span, tracing } from './sched/trace.js';
 import { Storage, Tensor } from './tensor.js';
+import { record, state as grad } from './autograd/tape.js';
 
 type PlanFn = (s: Shape[], a: unknown, d: DType[]) => Plan;
 const NO_ATTRS = Object.freeze({});
 
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  const out = dispatch(op, inputs, attrs);
+  if (grad.recording) record(op, inputs, out, attrs); // the tape (src/autograd/tape.ts)
+  return out;
+}
+
+function dispatch(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const row = OPS[op];
   const n = inputs.length, arity = row.arity;
   if (typeof arity === 'number' ? n !== arity : n < arity[0] || n > arity[1]) {

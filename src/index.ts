@@ -9,6 +9,7 @@ import { ShapeError } from './errors.js';
 import type { DeviceKind as Device } from './backend/backend.js';
 import { checkDevice } from './create.js';
 import { copyTo } from './sched/stream.js';
+import { recorded } from './autograd/tape.js';
 import type { DType } from './dtype.js';
 import type { Activation } from './ops/activation.js';
 import type { CastAttrs, NormalizeImageAttrs, ReduceAttrs } from './ops/ops.js';
@@ -36,6 +37,8 @@ export type { CalibrationStore } from './sched/calibrate.js';
 export { startTrace, stopTrace, type TraceEvent, type TraceCategory } from './sched/trace.js';
 export { calibrateNow as calibrate } from './runtime.js';
 export { splitBatch, splitSizes, type SplitOptions } from './sched/parallel.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, checkpoint } from './autograd/index.js';
+export type { BackwardOptions } from './tensor.js';
 
 /**
  * A copy of t on `device`, returned at once and pinned there. From the gpu it is pending until
@@ -45,7 +48,7 @@ export const to = (t: Tensor, device: Device): Tensor => {
   checkInputs('to', [t]);
   const c = copyTo(t, checkDevice(device, 'to'), 'to');
   c.pinned = true;
-  return c;
+  return recorded('to', [t], c, { from: t.device }); // differentiable: the gradient goes back to t's device
 };
 
 /** Elementwise a + b with NumPy broadcasting. */

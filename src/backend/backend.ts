@@ -72,6 +72,12 @@ export interface KernelParams {
   gather: { outer: number; axisLen: number; inner: number; count: number; itemBytes: 1 | 2 | 4 };
   /** out [n, classes] of 4-byte items: oneBits at idx[i] in row i, 0 elsewhere; IndexError outside. */
   oneHot: { n: number; classes: number; oneBits: number };
+  /**
+   * The gradient of gather: out[o, k, :] = sum over j with idx[j] = k of g[o, j, :], g f32
+   * [outer, count, inner], idx i32 [count], out f32 [outer, axisLen, inner], summed in j order
+   * (deterministic). An index outside [0, axisLen) adds nothing (the gather refused it already).
+   */
+  scatterAdd: { outer: number; axisLen: number; inner: number; count: number };
 
   // ---- elementwise, conversion and optimizer kernels (CPU engine; not on gpu yet) ----
   /** out[i] = op(a[ia], b[ib]) as a bool byte (0 or 1), a and b f32, over a collapsed broadcast. */

@@ -6,11 +6,12 @@
  */
 import { ACTIVATIONS } from '../ops/activation.js';
 import type { ConvGeom, KernelParams, PoolGeom } from './backend.js';
+import { words } from './reference-f64.js';
 
 type ConvKernel = 'conv2d' | 'conv2dInputGrad' | 'conv2dWeightGrad' | 'im2col' | 'col2im' | 'maxPool2d' | 'maxPool2dGrad';
 export type ConvKernels = { [K in ConvKernel]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
 
-const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+const f32 = words; // f32 views, or f64 slots in the reference's f64 mode (gradcheck)
 
 /** Calls f(img, oc, oy, ox, ch, ki, kj, iy, ix) for every tap of the convolution that reads x (not padding). */
 function eachTap(p: ConvGeom, f: (img: number, oc: number, oy: number, ox: number, ch: number, ki: number, kj: number, iy: number, ix: number) => void): void {

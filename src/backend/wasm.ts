@@ -242,6 +242,9 @@ export class WasmBackend implements Backend<WasmBuf> {
       const bad = this.x.gather(table.ptr, idx.ptr, o.ptr, outer, axisLen, inner, count, itemBytes) as number;
       if (bad >= 0) throw new IndexError(`gather: index ${this.i32()[(idx.ptr >>> 2) + bad]} at position ${bad} is outside [0, ${axisLen})`);
     },
+    scatterAdd: ([g, idx], o, { outer, axisLen, inner, count }) => {
+      this.fn('f32_scatter_add')(g.ptr, idx.ptr, o.ptr, outer, axisLen, inner, count);
+    },
     oneHot: ([idx], o, { n, classes, oneBits }) => {
       const bad = this.x.one_hot(idx.ptr, o.ptr, n, classes, oneBits) as number;
       if (bad >= 0) throw new IndexError(`oneHot: class ${this.i32()[(idx.ptr >>> 2) + bad]} at index ${bad} is outside [0, ${classes})`);

@@ -107,6 +107,10 @@ export const OPS_PROGRAMS = {
       indexError: (j) => `gather: the index at position ${j} is outside [0, ${axisLen}) (found on the gpu; its rows of the result are 0)`,
     };
   },
+  scatterAdd({ outer, axisLen, inner, count }: KernelParams['scatterAdd'], lim: GridLimits): Program {
+    const total = outer * axisLen * inner;
+    return { key: { kernel: 'scatterAdd' }, code: WGSL.scatter_add, entry: 'main', grid: grid1d(groups(total), lim), uniforms: uniforms([outer, axisLen, inner, count, total]) };
+  },
   oneHot({ n, classes, oneBits }: KernelParams['oneHot'], lim: GridLimits): Program {
     return {
       key: { kernel: 'oneHot' }, code: WGSL.one_hot, entry: 'main', grid: grid1d(groups(n * classes), lim),

@@ -320,6 +320,17 @@ export const OPS = {
       return { shape: x, kernel: 'maxPool2dGrad', params: g };
     },
   } satisfies Row<Pool2dAttrs>,
+  /** The gradient of gather (autograd's rule): g [outer, count, inner] summed by index into [outer, axisLen, inner]. */
+  scatterAdd: {
+    arity: 2,
+    dtypes: [['f32'], ['i32']],
+    flops: (p: KernelParams['scatterAdd']) => p.outer * p.count * p.inner,
+    plan([g, idx], { axisLen }: { axisLen: number }) {
+      if (g.length !== 3 || idx.length !== 1 || g[1] !== idx[0]) throw new ShapeError(`scatterAdd: expects g [outer, count, inner] and i32 indices [count], got ${fmtShape(g)} and ${fmtShape(idx)}`);
+      if (!Number.isInteger(axisLen) || axisLen < 0) throw new ShapeError(`scatterAdd: axisLen must be an integer >= 0, got ${axisLen}`);
+      return { shape: [g[0], axisLen, g[2]], kernel: 'scatterAdd', params: { outer: g[0], axisLen, inner: g[2], count: idx[0] } };
+    },
+  } satisfies Row<{ axisLen: number }>,
 } satisfies Record<string, Row<never>>;
 
 /** 2mkn per batch: one multiply and one add per term. */
