@@ -92,6 +92,12 @@ export interface KernelParams {
   adam: AdamParams;
   /** As `adam`, with decoupled weight decay (torch.optim.AdamW). */
   adamw: AdamParams;
+  /**
+   * GradScaler's unscale pass, in place: inputs [found] (one i32 flag), output = f32 grads,
+   * read and written: grads[i] *= invScale; found is set to 1 when any grads[i] was inf or NaN
+   * before scaling, and left as it was otherwise (the caller zeroes it once per step).
+   */
+  unscale: { size: number; invScale: number };
 }
 
 export interface AdamParams { size: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number }

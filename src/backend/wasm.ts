@@ -286,6 +286,10 @@ export class WasmBackend implements Backend<WasmBuf> {
     },
     adam: (inputs, p, prm) => { this.adam(inputs, p, prm, false); },
     adamw: (inputs, p, prm) => { this.adam(inputs, p, prm, true); },
+    unscale: ([found], g, { size, invScale }) => {
+      const parts = this.split(this.pick('f32_unscale'), size, size, (s, len) => [g.ptr + 4 * s, len, invScale]);
+      if (parts.some(([, r]) => r !== 0)) this.i32()[found.ptr >>> 2] = 1;
+    },
   };
 
   /** Bias corrections and the decoupled decay factor in f64 here; the kernel gets them as f32. */
