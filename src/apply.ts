@@ -20,6 +20,7 @@ export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const [lo, hi] = typeof row.arity === 'number' ? [row.arity, row.arity] : row.arity;
   if (inputs.length < lo || inputs.length > hi) throw new TandemError(`${op}: expects ${lo === hi ? lo : `${lo} to ${hi}`} tensor(s), got ${inputs.length}`);
   checkInputs(op, inputs);
+  if (castHook !== null) inputs = castHook(op, inputs) ?? inputs;
   checkInputDTypes(op, inputs.map((t) => t.dtype));
   const plan = (row.plan as (s: Shape[], a: unknown, d: DType[]) => Plan)(inputs.map((t) => t.shape), attrs ?? {}, inputs.map((t) => t.dtype));
   const device = place(op, inputs, plan);
@@ -37,6 +38,14 @@ export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
     for (let i = 0; i < moved.length; i++) if (moved[i] !== inputs[i]) moved[i].dispose(); // deferred work holds its own reference
   }
 }
+
+/**
+ * @internal The autocast policy while a region is open (src/amp/autocast.ts sets it): it may
+ * return the inputs replaced by casts. Null otherwise, so the dispatcher pays one check.
+ */
+let castHook: ((op: OpName, inputs: Tensor[]) => Tensor[] | null) | null = null;
+/** @internal */
+export function setCastHook(hook: typeof castHook): void { castHook = hook; }
 
 /** Inputs are Tensors and alive. */
 export function checkInputs(op: string, inputs: Tensor[]): void {
