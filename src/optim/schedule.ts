@@ -9,9 +9,10 @@ import type { Optimizer } from './optimizer.js';
 
 export abstract class LRScheduler {
   epoch = 0;
-  constructor(readonly optimizer: Optimizer, readonly baseLr = optimizer.initialLr) {
-    this.optimizer.lr = this.lrAt(0);
-  }
+  readonly baseLr: number;
+  constructor(readonly optimizer: Optimizer) { this.baseLr = optimizer.initialLr; }
+  /** Subclasses call this last in their constructor: it applies epoch 0. */
+  protected start(): void { this.optimizer.lr = this.lrAt(0); }
   /** The learning rate at `epoch` (counted from this schedule's start). */
   abstract lrAt(epoch: number): number;
   step(): void {
@@ -30,6 +31,7 @@ export class StepLR extends LRScheduler {
   constructor(opt: Optimizer, readonly opts: { stepSize: number; gamma?: number }) {
     posInt('StepLR', 'stepSize', opts.stepSize);
     super(opt);
+    this.start();
   }
   lrAt(e: number): number { return this.baseLr * (this.opts.gamma ?? 0.1) ** Math.floor(e / this.opts.stepSize); }
 }
@@ -39,6 +41,7 @@ export class CosineAnnealingLR extends LRScheduler {
   constructor(opt: Optimizer, readonly opts: { tMax: number; etaMin?: number }) {
     posInt('CosineAnnealingLR', 'tMax', opts.tMax);
     super(opt);
+    this.start();
   }
   lrAt(e: number): number {
     const etaMin = this.opts.etaMin ?? 0;
@@ -53,6 +56,7 @@ export class LinearLR extends LRScheduler {
     const s = opts.startFactor ?? 1 / 3;
     if (!(s > 0 && s <= 1)) throw new TandemError(`LinearLR: startFactor must be in (0, 1], got ${s}`);
     super(opt);
+    this.start();
   }
   lrAt(e: number): number {
     const { startFactor: s = 1 / 3, endFactor: f = 1, totalIters: n = 5 } = this.opts;
@@ -62,7 +66,7 @@ export class LinearLR extends LRScheduler {
 
 /** lr * fn(epoch) (LambdaLR). */
 export class LambdaLR extends LRScheduler {
-  constructor(opt: Optimizer, readonly fn: (epoch: number) => number) { super(opt); }
+  constructor(opt: Optimizer, readonly fn: (epoch: number) => number) { super(opt); this.start(); }
   lrAt(e: number): number { return this.baseLr * this.fn(e); }
 }
 
@@ -72,6 +76,7 @@ export class SequentialLR extends LRScheduler {
     if (schedulers.length !== milestones.length + 1) throw new TandemError(`SequentialLR: needs one milestone fewer than schedulers, got ${schedulers.length} and ${milestones.length}`);
     if (schedulers.some((s) => s.optimizer !== opt)) throw new TandemError('SequentialLR: every scheduler must drive the same optimizer');
     super(opt);
+    this.start();
   }
   lrAt(e: number): number {
     let i = 0;
