@@ -14,8 +14,15 @@ import { forcedPlacement, place } from './sched/place.js';
 import { STREAMS, anyPending, copyTo, defer } from './sched/stream.js';
 import { span, tracing } from './sched/trace.js';
 import { Storage, Tensor } from './tensor.js';
+import { record, state as grad } from './autograd/tape.js';
 
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  const out = dispatch(op, inputs, attrs);
+  if (grad.recording) record(op, inputs, out, attrs); // the tape (src/autograd/tape.ts)
+  return out;
+}
+
+function dispatch(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const row = OPS[op];
   const [lo, hi] = typeof row.arity === 'number' ? [row.arity, row.arity] : row.arity;
   if (inputs.length < lo || inputs.length > hi) throw new TandemError(`${op}: expects ${lo === hi ? lo : `${lo} to ${hi}`} tensor(s), got ${inputs.length}`);

@@ -33,6 +33,8 @@ export { onDevice, explain, type Placement, type Decision, type Reason } from '.
 export type { Calibration, EngineRates, LinkRates } from './sched/cost.js';
 export type { CalibrationStore } from './sched/calibrate.js';
 export { startTrace, stopTrace, type TraceEvent, type TraceCategory } from './sched/trace.js';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled, checkpoint } from './autograd/index.js';
+export type { BackwardOptions } from './tensor.js';
 
 /**
  * A copy of t on `device`, returned at once and pinned there. From the gpu it is pending until

@@ -15,7 +15,8 @@
  */
 import type { Backend, DeviceKind } from './backend/backend.js';
 import { type DType, type HostArrayOf, ITEM_BYTES, type Shape, fmtShape, numel, stridesOf } from './dtype.js';
-import { DisposedError, OutOfMemoryError } from './errors.js';
+import { DisposedError, OutOfMemoryError, TandemError } from './errors.js';
+import type { GradNode } from './autograd/tape.js';
 import { fromStorage } from './host.js';
 import { track, untrack } from './lifetime.js';
 import { collapseCopy, isContiguous } from './ops/layout.js';
@@ -27,6 +28,11 @@ export class Storage {
   refs = 1;
   /** null when the contents are there; see the file comment. */
   fence: Promise<void> | null = null;
+  /**
+   * Bumped by whoever writes the contents in place after creation (optimizer steps): autograd
+   * compares it at backward() against the value when a tensor was saved, and refuses stale data.
+   */
+  version = 0;
   constructor(readonly backend: Backend, public buf: unknown, readonly bytes: number) {}
 
   release(): void {
@@ -36,6 +42,14 @@ export class Storage {
     }
   }
 }
+
+export interface BackwardOptions {
+  /** Keep the saved tensors so backward() can run through the graph again (PyTorch's retain_graph). */
+  retainGraph?: boolean;
+}
+
+/** @internal Installed by src/autograd (the layer above; tensor.ts imports nothing from it). */
+export const autogradHooks: { backward: ((t: Tensor, grad: Tensor | undefined, opts: BackwardOptions) => void) | null } = { backward: null };
 
 export class Tensor {
   readonly shape: Shape;
@@ -59,6 +73,8 @@ export class Tensor {
   requiresGrad = false;
   /** The gradient accumulated by backward() for a requiresGrad leaf, or null before any. */
   grad: Tensor | null = null;
+  /** @internal The tape node that made this tensor (src/autograd/tape.ts); null for leaves and untracked results. */
+  gradFn: GradNode | null = null;
   #storage: Storage | null;
 
   /** @internal Use T.tensor, T.zeros, ... or an op. Takes over one reference of `storage`. */
@@ -125,8 +141,37 @@ export class Tensor {
     return c;
   }
 
+  /** True unless the tensor was made by a recorded op (PyTorch's is_leaf). */
+  get isLeaf(): boolean { return this.gradFn === null; }
+
+  /**
+   * Backpropagate from this tensor: every requiresGrad leaf it depends on gets the gradient
+   * added to its `grad`. A one-element tensor needs no argument (the gradient is 1); otherwise
+   * pass `grad`, shaped like this tensor. The graph's saved tensors are freed as it goes unless
+   * `retainGraph` is set. See src/autograd/backward.ts.
+   */
+  backward(grad?: Tensor, opts?: BackwardOptions): void {
+    if (autogradHooks.backward === null) throw new TandemError('backward: autograd is not loaded; import the package entry (src/index.ts)');
+    autogradHooks.backward(this, grad, opts ?? {});
+  }
+
+  /** A view of the same storage outside the tape: no gradient flows through it. */
+  detach(): Tensor {
+    return this.view('detach', this.shape, this.strides, this.offset);
+  }
+
+  /** Also drops this tensor's tape node (freeing what it saved when no one else holds it) and its grad. */
   dispose(): void {
     if (this.#storage === null) return;
+    if (this.gradFn !== null) {
+      const n = this.gradFn;
+      this.gradFn = null;
+      n.release();
+    }
+    if (this.grad !== null) {
+      this.grad.dispose();
+      this.grad = null;
+    }
     untrack(this);
     this.#storage.release();
     this.#storage = null;

@@ -8,11 +8,12 @@ import type { DType } from '../dtype.js';
 import { f16BitsToF32, f32ToF16Bits } from '../f16.js';
 import { COMPARE } from '../ops/elementwise-spec.js';
 import type { KernelParams } from './backend.js';
+import { f64Mode, refuseInF64, words } from './reference-f64.js';
 
 type ByteKernel = 'compare' | 'where' | 'cast' | 'normalizeImage' | 'sgd' | 'adam' | 'adamw' | 'unscale';
 export type ByteKernels = { [K in ByteKernel]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
 
-const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+const f32 = words;
 
 /** Calls f(i, offsets...) for every element of a collapsed broadcast, in row-major order. */
 function eachBroadcast(shape: number[], strides: number[][], f: (i: number, offs: number[]) => void): void {
@@ -27,6 +28,8 @@ function eachBroadcast(shape: number[], strides: number[][], f: (i: number, offs
 /** Element i of a buffer of `dtype`, as a number (f16 decoded, bool/u8 as 0..255). */
 function reader(b: Uint8Array, dtype: DType): (i: number) => number {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (f64Mode.on && (dtype === 'f32' || dtype === 'i32')) return (i) => dv.getFloat64(8 * i, true);
+  if (dtype === 'f16') refuseInF64('f16');
   switch (dtype) {
     case 'f32': return (i) => dv.getFloat32(4 * i, true);
     case 'i32': return (i) => dv.getInt32(4 * i, true);
@@ -43,6 +46,9 @@ function truncSat(x: number): number {
 
 function writer(b: Uint8Array, dtype: DType): (i: number, v: number) => void {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (f64Mode.on && dtype === 'f32') return (i, v) => dv.setFloat64(8 * i, v, true);
+  if (f64Mode.on && dtype === 'i32') return (i, v) => dv.setFloat64(8 * i, truncSat(v), true);
+  if (dtype === 'f16') refuseInF64('f16');
   switch (dtype) {
     case 'f32': return (i, v) => dv.setFloat32(4 * i, v, true);
     case 'i32': return (i, v) => dv.setInt32(4 * i, truncSat(v), true);

@@ -2,7 +2,7 @@
  * The reference backend: plain TypeScript, accumulating in f64, storing f32. It is the oracle
  * every other backend is tested against, so it is written for obviousness, not speed.
  * f16 float kernels decode their inputs exactly, run the f32 kernel, and round to f16 once
- * (f16-compute.ts).
+ * (f16-compute.ts). An f64 mode for gradient checks stores f64 instead (reference-f64.ts).
  */
 import { IndexError } from '../errors.js';
 import { ACTIVATIONS } from '../ops/activation.js';
@@ -10,13 +10,14 @@ import { BINARY, UNARY } from '../ops/elementwise-spec.js';
 import type { Backend, KernelName, KernelParams } from './backend.js';
 import { BYTE_KERNELS, type ByteKernels } from './reference-bytes.js';
 import { isHalfCall, runHalfViaF32 } from './f16-compute.js';
+import { f64Mode, refuseInF64, slotBytes, words } from './reference-f64.js';
 
 type Own = Exclude<KernelName, 'copy' | keyof ByteKernels>;
 type Kernels = { [K in Own]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
 
 /** Reference buffers are plain bytes; kernels view them by dtype (BYTE_KERNELS, copy: as bytes). */
-const f32 = (b: Uint8Array) => new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
-const i32 = (b: Uint8Array) => new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
+const f32 = words;
+const i32 = (b: Uint8Array) => (f64Mode.on ? words(b) as unknown as Int32Array : new Int32Array(b.buffer, b.byteOffset, b.byteLength >>> 2));
 
 const kernels = {
   binary(inp, o, { op, shape, aStrides, bStrides }) {
@@ -114,7 +115,7 @@ const kernels = {
     }
   },
   gather([tb, ib], ob, { outer, axisLen, inner, count, itemBytes }) {
-    const idx = i32(ib), slab = inner * itemBytes;
+    const idx = i32(ib), slab = inner * slotBytes(itemBytes);
     idx.subarray(0, count).forEach((k, j) => {
       if (!(k >= 0 && k < axisLen)) throw new IndexError(`gather: index ${k} at position ${j} is outside [0, ${axisLen})`);
     });
@@ -123,7 +124,8 @@ const kernels = {
     }
   },
   oneHot([ib], ob, { n, classes, oneBits }) {
-    const idx = i32(ib), out = new Uint32Array(ob.buffer, ob.byteOffset, n * classes);
+    const idx = i32(ib), out = f64Mode.on ? words(ob) : new Uint32Array(ob.buffer, ob.byteOffset, n * classes);
+    if (f64Mode.on) oneBits = 1; // 1 or 1.0, either way a 1 in an f64 slot
     out.fill(0);
     for (let i = 0; i < n; i++) {
       if (!(idx[i] >= 0 && idx[i] < classes)) throw new IndexError(`oneHot: class ${idx[i]} at index ${i} is outside [0, ${classes})`);
@@ -133,7 +135,8 @@ const kernels = {
 } satisfies Kernels;
 
 /** The copy kernel works on bytes, so one loop serves every dtype. */
-function copyBytes(src: Uint8Array, dst: Uint8Array, { itemBytes, shape, srcStrides, dstStrides, srcOffset, dstOffset }: KernelParams['copy']): void {
+function copyBytes(src: Uint8Array, dst: Uint8Array, { itemBytes: size, shape, srcStrides, dstStrides, srcOffset, dstOffset }: KernelParams['copy']): void {
+  const itemBytes = slotBytes(size);
   const idx = new Array<number>(shape.length).fill(0);
   const total = shape.reduce((x, y) => x * y, 1);
   for (let i = 0; i < total; i++) {
@@ -146,13 +149,23 @@ function copyBytes(src: Uint8Array, dst: Uint8Array, { itemBytes, shape, srcStri
 
 export class ReferenceBackend implements Backend<Uint8Array> {
   readonly kind = 'ref' as const;
-  alloc(bytes: number): Uint8Array { return new Uint8Array(Math.ceil(bytes / 4) * 4); }
+  alloc(bytes: number): Uint8Array { return new Uint8Array(Math.ceil(bytes / 4) * (f64Mode.on ? 8 : 4)); }
   free(_buf: Uint8Array): void {}
-  write(buf: Uint8Array, data: ArrayBufferView): void { buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)); }
-  async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return buf.slice(0, bytes); }
-  readSync(buf: Uint8Array, bytes: number): Uint8Array { return buf.subarray(0, bytes); }
+  write(buf: Uint8Array, data: ArrayBufferView): void {
+    if (f64Mode.on && (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array)) return words(buf).set(data);
+    if (f64Mode.on && !(data instanceof Uint8Array)) refuseInF64(`writing ${data.constructor.name}`);
+    buf.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  async read(buf: Uint8Array, bytes: number): Promise<Uint8Array> { return this.readSync(buf, bytes).slice(); }
+  readSync(buf: Uint8Array, bytes: number): Uint8Array {
+    refuseInF64('reading through the backend seam');
+    return buf.subarray(0, bytes);
+  }
   run<K extends KernelName>(kernel: K, inputs: Uint8Array[], output: Uint8Array, params: KernelParams[K]): void {
-    if (isHalfCall(kernel, params)) return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);
+    if (isHalfCall(kernel, params)) {
+      refuseInF64('f16');
+      return runHalfViaF32(this, kernel, inputs, output, params as KernelParams[typeof kernel]);
+    }
     if (kernel === 'copy') return copyBytes(inputs[0], output, params as KernelParams['copy']);
     const table = (kernel in BYTE_KERNELS ? BYTE_KERNELS : kernels) as Record<string, (i: Uint8Array[], o: Uint8Array, p: KernelParams[K]) => void>;
     table[kernel](inputs, output, params);

@@ -10,6 +10,7 @@ import { ITEM_BYTES, type Shape, checkShape, fmtShape, normAxis, numel, stridesO
 import { ShapeError, TandemError } from '../errors.js';
 import { Storage, Tensor } from '../tensor.js';
 import { isContiguous } from './layout.js';
+import { recorded } from '../autograd/tape.js';
 
 /** A view with a new shape; one dimension may be -1 (inferred). Copies only when it must. */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
@@ -25,11 +26,11 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   }
   const s = checkShape(target, 'reshape');
   if (numel(s) !== t.size) throw new ShapeError(`reshape: ${fmtShape(t.shape)} has ${t.size} elements, ${fmtShape(s)} needs ${numel(s)}`);
-  if (isContiguous(t.shape, t.strides)) return t.view('reshape', s, stridesOf(s), t.offset);
-  const c = contiguous(t);
+  if (isContiguous(t.shape, t.strides)) return recorded('reshape', [t], t.view('reshape', s, stridesOf(s), t.offset));
+  const c = contiguousCopy(t); // not contiguous(): the reshape's own node covers the copy
   const v = c.view('reshape', s, stridesOf(s), 0);
   c.dispose();
-  return v;
+  return recorded('reshape', [t], v);
 }
 
 /** Dimensions reordered: result dim i is input dim perm[i]. A view. */
@@ -39,7 +40,7 @@ export function permute(t: Tensor, perm: readonly number[]): Tensor {
   if (!Array.isArray(perm) || perm.length !== r) throw new ShapeError(`permute: perm must list all ${r} axes of ${fmtShape(t.shape)}, got [${perm}]`);
   const axes = perm.map((a) => normAxis(a, r, 'permute'));
   if (new Set(axes).size !== r) throw new ShapeError(`permute: perm [${perm}] repeats an axis`);
-  return t.view('permute', axes.map((a) => t.shape[a]), axes.map((a) => t.strides[a]), t.offset);
+  return recorded('permute', [t], t.view('permute', axes.map((a) => t.shape[a]), axes.map((a) => t.strides[a]), t.offset), { perm: axes });
 }
 
 /** permute with the axes reversed by default (NumPy's transpose). A view. */
@@ -58,6 +59,7 @@ export function slice(t: Tensor, begin: readonly number[], end?: readonly number
     throw new ShapeError(`slice: begin${end ? ' and end' : ''} must be arrays of at most ${t.rank} integers (of equal length) for ${fmtShape(t.shape)}`);
   }
   const shape = t.shape.slice();
+  const starts = t.shape.map(() => 0);
   let offset = t.offset;
   begin.forEach((b, i) => {
     const n = t.shape[i];
@@ -66,9 +68,10 @@ export function slice(t: Tensor, begin: readonly number[], end?: readonly number
     const lo = Math.min(n, Math.max(0, b < 0 ? b + n : b));
     const hi = Math.min(n, Math.max(lo, e < 0 ? e + n : e));
     shape[i] = hi - lo;
+    starts[i] = lo;
     offset += lo * t.strides[i];
   });
-  return t.view('slice', shape, t.strides, offset);
+  return recorded('slice', [t], t.view('slice', shape, t.strides, offset), { starts });
 }
 
 /** length elements of one axis from start (PyTorch's narrow; out of range is an error). A view. */
@@ -82,12 +85,17 @@ export function narrow(t: Tensor, axis: number, start: number, length: number): 
   }
   const shape = t.shape.slice();
   shape[ax] = length;
-  return t.view('narrow', shape, t.strides, t.offset + s * t.strides[ax]);
+  const starts = t.shape.map((_, i) => (i === ax ? s : 0));
+  return recorded('narrow', [t], t.view('narrow', shape, t.strides, t.offset + s * t.strides[ax]), { starts });
 }
 
 /** A row-major copy of t (or t itself as a new view when it already is contiguous). */
 export function contiguous(t: Tensor): Tensor {
   checkInputs('contiguous', [t]);
+  return recorded('contiguous', [t], contiguousCopy(t));
+}
+
+function contiguousCopy(t: Tensor): Tensor {
   if (t.isContiguous) return t.view('contiguous', t.shape, t.strides, 0);
   const s = t.storage('contiguous');
   if (s.fence !== null) { // pending: copy on the device's stream once it lands
@@ -118,7 +126,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (placement() === 'manual' || tensors.some((t) => t.device === 'ref')) checkSameDevice('concat', tensors);
   const moved = tensors.map((t) => (t.device === device ? t : copyTo(t, device, 'concat')));
   try {
-    return concatOn(moved, axis);
+    return recorded('concat', tensors, concatOn(moved, axis), { axis });
   } finally {
     moved.forEach((t, i) => { if (t !== tensors[i]) t.dispose(); });
   }
