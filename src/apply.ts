@@ -17,9 +17,31 @@ import { Storage, Tensor } from './tensor.js';
 import { record, state as grad } from './autograd/tape.js';
 
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  if (castHook !== null) return applyCast(op, inputs, attrs);
   const out = dispatch(op, inputs, attrs);
   if (grad.recording) record(op, inputs, out, attrs); // the tape (src/autograd/tape.ts)
   return out;
+}
+
+/**
+ * apply() inside an autocast region: the op runs (and is recorded) on the policy's casts, which
+ * are disposed after (the tape holds its own handles of what it saved).
+ */
+function applyCast(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  checkInputs(op, inputs);
+  const cast = castHook!(op, inputs);
+  if (cast === null) {
+    const out = dispatch(op, inputs, attrs);
+    if (grad.recording) record(op, inputs, out, attrs);
+    return out;
+  }
+  try {
+    const out = dispatch(op, cast, attrs);
+    if (grad.recording) record(op, cast, out, attrs);
+    return out;
+  } finally {
+    for (let i = 0; i < cast.length; i++) if (cast[i] !== inputs[i]) cast[i].dispose();
+  }
 }
 
 function dispatch(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
@@ -27,7 +49,6 @@ function dispatch(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const [lo, hi] = typeof row.arity === 'number' ? [row.arity, row.arity] : row.arity;
   if (inputs.length < lo || inputs.length > hi) throw new TandemError(`${op}: expects ${lo === hi ? lo : `${lo} to ${hi}`} tensor(s), got ${inputs.length}`);
   checkInputs(op, inputs);
-  if (castHook !== null) inputs = castHook(op, inputs) ?? inputs;
   checkInputDTypes(op, inputs.map((t) => t.dtype));
   const plan = (row.plan as (s: Shape[], a: unknown, d: DType[]) => Plan)(inputs.map((t) => t.shape), attrs ?? {}, inputs.map((t) => t.dtype));
   const device = place(op, inputs, plan);

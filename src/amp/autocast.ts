@@ -7,9 +7,9 @@
  *     f16 inputs are cast to f32, so they compute and return f32.
  *   - Any other op whose float inputs mix f16 and f32 gets its f16 inputs cast to f32 (outside
  *     autocast Tandem refuses the mix rather than promote).
- * Casts are ordinary `cast` ops made through apply(), so autograd records them (gradients flow
- * back through them once autograd has a cast rule). Like every intermediate of a forward pass,
- * the cast copies belong to the enclosing tidy scope: run autocast inside T.tidy.
+ * Casts are ordinary `cast` ops made through apply(), so autograd records them and gradients
+ * flow back through them to the f32 parameters (as f32). The dispatcher disposes the cast
+ * copies right after the op (the tape keeps its own handles of what it saved).
  * Parameters stay f32: the f16 copies are made per use (PyTorch caches weight casts per region;
  * Tandem does not yet).
  */

@@ -76,8 +76,10 @@ export class GradScaler {
     if (!this.enabled) return loss;
     const l = loss.dtype === 'f16' ? apply('cast', [loss], { dtype: 'f32' }) : loss;
     const s = this.#scalar(loss.device);
-    // s (and the f32 copy) are the enclosing tidy scope's: backward of the product needs them.
-    return apply('mul', [l, s]);
+    const out = apply('mul', [l, s]);
+    s.dispose(); // autograd keeps its own handles for backward
+    if (l !== loss) l.dispose();
+    return out;
   }
 
   /**

@@ -40,6 +40,10 @@ export class MultiheadAttention extends Module {
   /** x [batch, tokens, embedDim] -> [batch, tokens, embedDim]; `causal` overrides the option. */
   forward(x: Tensor, causal = this.opts.causal ?? false): Tensor {
     if (x?.rank !== 3 || x.shape[2] !== this.embedDim) throw new ShapeError(`MultiheadAttention: expects x [batch, tokens, ${this.embedDim}], got [${x?.shape}]`);
+    return T.tidy(() => this.#attend(x, causal)); // intermediates go at once (the tape keeps what backward needs)
+  }
+
+  #attend(x: Tensor, causal: boolean): Tensor {
     const [b, n] = x.shape, h = this.numHeads, d = this.headDim;
     const heads = (t: Tensor) => T.permute(T.reshape(t, [b, n, h, d]), [0, 2, 1, 3]); // [b, h, n, d]
     const q = heads(this.qProj.forward(x)), k = heads(this.kProj.forward(x)), v = heads(this.vProj.forward(x));
@@ -65,7 +69,9 @@ export class TransformerBlock extends Module {
     this.mlp = new Sequential(new Linear(dim, hidden, { device: opts.device, seed: seed + 10 }), new GELU(), new Linear(hidden, dim, { device: opts.device, seed: seed + 11 }));
   }
   forward(x: Tensor): Tensor {
-    const y = T.add(x, this.attn.forward(this.ln1.forward(x)));
-    return T.add(y, this.mlp.forward(this.ln2.forward(y)));
+    return T.tidy(() => {
+      const y = T.add(x, this.attn.forward(this.ln1.forward(x)));
+      return T.add(y, this.mlp.forward(this.ln2.forward(y)));
+    });
   }
 }

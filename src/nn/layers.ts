@@ -103,7 +103,9 @@ export class Dropout extends Module {
     const m = new Float32Array(x.size);
     for (let i = 0; i < m.length; i++) m[i] = this.#rng.uniform() >= this.p ? keepScale : 0;
     const mask = tensor(m, x.shape, { device: x.device, dtype: x.dtype === 'f16' ? 'f16' : 'f32' });
-    return T.mul(x, mask); // the mask, like every intermediate of a forward, is the tidy scope's (backward needs it)
+    const y = T.mul(x, mask);
+    mask.dispose(); // autograd keeps its own handle for backward
+    return y;
   }
 }
 

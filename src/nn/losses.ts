@@ -1,10 +1,11 @@
 /**
  * Losses (torch.nn.functional) from the ops, each with reduction 'mean' (default), 'sum' or
- * 'none'. Under autocast they compute in f32 (f16 inputs are cast), as PyTorch's do.
+ * 'none'. Intermediates are freed at once (the tape keeps what backward needs). Under autocast they compute in f32 (f16 inputs are cast), as PyTorch's do.
  * crossEntropy is the fused kernel of src/ops/nn.ts.
  */
 import { apply } from '../apply.js';
 import { tensor } from '../create.js';
+import { tidy } from '../lifetime.js';
 import { ShapeError, TandemError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { isAutocastEnabled } from '../amp/autocast.js';
@@ -27,9 +28,12 @@ function f32Pair(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
 
 /** mean((input - target)^2) (mse_loss). */
 export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  return tidy(() => mse(input, target, opts.reduction));
+}
+function mse(input: Tensor, target: Tensor, reduction?: Reduction): Tensor {
   const [x, y] = f32Pair('mseLoss', input, target);
   const d = apply('sub', [x, y]);
-  return reduce('mseLoss', apply('mul', [d, d]), opts.reduction);
+  return reduce('mseLoss', apply('mul', [d, d]), reduction);
 }
 
 /**
@@ -38,9 +42,12 @@ export function mseLoss(input: Tensor, target: Tensor, opts: { reduction?: Reduc
  * no exp of a large positive number, so logits of any size give a finite loss.
  */
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, opts: { reduction?: Reduction } = {}): Tensor {
+  return tidy(() => bce(logits, target, opts.reduction));
+}
+function bce(logits: Tensor, target: Tensor, reduction?: Reduction): Tensor {
   const [x, y] = f32Pair('binaryCrossEntropyWithLogits', logits, target);
   const one = tensor([1], [], { device: x.device, dtype: x.dtype });
   const softplusNegAbs = apply('log', [apply('add', [one, apply('exp', [apply('neg', [apply('abs', [x])])])])]);
   const loss = apply('add', [apply('sub', [apply('relu', [x]), apply('mul', [x, y])]), softplusNegAbs]);
-  return reduce('binaryCrossEntropyWithLogits', loss, opts.reduction);
+  return reduce('binaryCrossEntropyWithLogits', loss, reduction);
 }

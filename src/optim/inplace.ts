@@ -53,6 +53,8 @@ export function runInPlace<K extends KernelName>(op: string, kernel: K, target: 
         for (const b of temps) backend.free(b);
       }
     };
+    // Autograd refuses a backward through tensors saved before this write (Storage.version).
+    for (const o of outs) o.version++;
     const all = [...deps, ...outs];
     if (opts.gate === undefined && all.every((s) => s.fence === null)) return work();
     deferWork(device, all, outs, opts.gate, work);
