@@ -17,7 +17,7 @@ export type Reduction = 'mean' | 'sum' | 'none';
 function reduce(op: string, x: Tensor, reduction: Reduction = 'mean'): Tensor {
   if (reduction === 'none') return x;
   if (reduction !== 'mean' && reduction !== 'sum') throw new TandemError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`);
-  return apply(reduction, [x]);
+  return apply(reduction, [x], {});
 }
 
 function f32Pair(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
