@@ -10,6 +10,7 @@ export * from './gather';
 export * from './where';
 export * from './convert';
 export * from './optim';
+export * from './amp';
 export { f32_gemm, f32_gemm__scalar, f32_gemm_workspace_bytes } from './gemm';
 export * from './im2col';
 export * from './col2im';

@@ -26,9 +26,31 @@ type PlanFn = (s: Shape[], a: unknown, d: DType[]) => Plan;
 const NO_ATTRS = Object.freeze({});
 
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  if (castHook !== null) return applyCast(op, inputs, attrs);
   const out = dispatch(op, inputs, attrs);
   if (grad.recording) record(op, inputs, out, attrs); // the tape (src/autograd/tape.ts)
   return out;
+}
+
+/**
+ * apply() inside an autocast region: the op runs (and is recorded) on the policy's casts, which
+ * are disposed after (the tape holds its own handles of what it saved).
+ */
+function applyCast(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
+  checkInputs(op, inputs);
+  const cast = castHook!(op, inputs);
+  if (cast === null) {
+    const out = dispatch(op, inputs, attrs);
+    if (grad.recording) record(op, inputs, out, attrs);
+    return out;
+  }
+  try {
+    const out = dispatch(op, cast, attrs);
+    if (grad.recording) record(op, cast, out, attrs);
+    return out;
+  } finally {
+    for (let i = 0; i < cast.length; i++) if (cast[i] !== inputs[i]) cast[i].dispose();
+  }
 }
 
 function dispatch(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
@@ -72,6 +94,14 @@ function placeAndRun(op: OpName, inputs: Tensor[], plan: Plan): Tensor {
     for (let i = 0; i < moved.length; i++) if (moved[i] !== inputs[i]) moved[i].dispose(); // deferred work holds its own reference
   }
 }
+
+/**
+ * @internal The autocast policy while a region is open (src/amp/autocast.ts sets it): it may
+ * return the inputs replaced by casts. Null otherwise, so the dispatcher pays one check.
+ */
+let castHook: ((op: OpName, inputs: Tensor[]) => Tensor[] | null) | null = null;
+/** @internal */
+export function setCastHook(hook: typeof castHook): void { castHook = hook; }
 
 /** Inputs are Tensors and alive. */
 export function checkInputs(op: string, inputs: Tensor[]): void {

@@ -42,3 +42,10 @@ export class NotInitializedError extends TandemError {}
 
 /** Bytes that are not a well-formed file of the format being read (e.g. safetensors). */
 export class FormatError extends TandemError {}
+
+/** A state dict that does not fit a module: `missing` and `unexpected` name the keys. */
+export class StateDictError extends TandemError {
+  constructor(message: string, readonly missing: readonly string[] = [], readonly unexpected: readonly string[] = []) {
+    super(message);
+  }
+}

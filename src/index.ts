@@ -157,3 +157,9 @@ export const cast = (x: Tensor, dtype: DType): Tensor => apply('cast', [x], { dt
  */
 export const normalizeImage = (image: Tensor, opts: NormalizeImageAttrs): Tensor =>
   apply('normalizeImage', [image], { mean: opts?.mean, std: opts?.std } satisfies Partial<NormalizeImageAttrs>);
+
+// ---- training: modules and losses, optimizers, mixed precision (issue 7) ----
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * as amp from './amp/index.js';
+export { autocast } from './amp/autocast.js';

@@ -123,6 +123,12 @@ export interface KernelParams {
   maxPool2d: PoolGeom;
   /** dx [n, c, h, w] from inputs [x, dy]: each dy goes to the first max of its window (PyTorch's rule). */
   maxPool2dGrad: PoolGeom;
+  /**
+   * GradScaler's unscale pass, in place: inputs [found] (one i32 flag), output = f32 grads,
+   * read and written: grads[i] *= invScale; found is set to 1 when any grads[i] was inf or NaN
+   * before scaling, and left as it was otherwise (the caller zeroes it once per step).
+   */
+  unscale: { size: number; invScale: number };
 }
 
 /**

@@ -10,7 +10,7 @@ import { COMPARE } from '../ops/elementwise-spec.js';
 import type { KernelParams } from './backend.js';
 import { f64Mode, refuseInF64, words } from './reference-f64.js';
 
-type ByteKernel = 'compare' | 'where' | 'cast' | 'normalizeImage' | 'sgd' | 'adam' | 'adamw';
+type ByteKernel = 'compare' | 'where' | 'cast' | 'normalizeImage' | 'sgd' | 'adam' | 'adamw' | 'unscale';
 export type ByteKernels = { [K in ByteKernel]: (inp: Uint8Array[], out: Uint8Array, p: KernelParams[K]) => void };
 
 const f32 = words;
@@ -90,6 +90,13 @@ export const BYTE_KERNELS: ByteKernels = {
   },
   adam(inp, params, prm) { adam(inp, params, prm, false); },
   adamw(inp, params, prm) { adam(inp, params, prm, true); },
+  unscale([found], grads, { size, invScale }) {
+    const g = f32(grads), f32Scale = Math.fround(invScale); // the kernels get invScale as f32
+    for (let i = 0; i < size; i++) {
+      if (!Number.isFinite(g[i])) new Int32Array(found.buffer, found.byteOffset, 1)[0] = 1;
+      g[i] *= f32Scale;
+    }
+  },
 };
 
 function adam([grads, ms, vs]: Uint8Array[], params: Uint8Array, { size, lr, beta1, beta2, eps, weightDecay, step }: KernelParams['adam'], decoupled: boolean): void {

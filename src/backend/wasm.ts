@@ -317,6 +317,10 @@ export class WasmBackend implements Backend<WasmBuf> {
       const hw = p.h * p.w, ohw = p.oh * p.ow;
       this.split('f32_maxpool2d_grad', p.n * p.c, p.n * p.c * ohw * p.kh * p.kw, (s, len, part) => [x.ptr + 4 * s * hw, dy.ptr + 4 * s * ohw, o.ptr + 4 * s * hw, this.convDesc(part, p, false), len]);
     },
+    unscale: ([found], g, { size, invScale }) => {
+      const parts = this.split(this.pick('f32_unscale'), size, size, (s, len) => [g.ptr + 4 * s, len, invScale]);
+      if (parts.some(([, r]) => r !== 0)) this.i32()[found.ptr >>> 2] = 1;
+    },
   };
 
   /** Bias corrections and the decoupled decay factor in f64 here; the kernel gets them as f32. */

@@ -158,6 +158,9 @@ export const OPS_PROGRAMS = {
   },
   adam: (p: KernelParams['adam'], lim: GridLimits): Program => adamProgram(p, false, lim),
   adamw: (p: KernelParams['adamw'], lim: GridLimits): Program => adamProgram(p, true, lim),
+  unscale({ size, invScale }: KernelParams['unscale'], lim: GridLimits): Program {
+    return { key: { kernel: 'unscale' }, code: WGSL.unscale, entry: 'main', grid: grid1d(groups(size), lim), uniforms: uniforms([size], { 4: invScale }) };
+  },
 };
 
 function adamProgram({ size, lr, beta1, beta2, eps, weightDecay, step }: KernelParams['adam'], decoupled: boolean, lim: GridLimits): Program {
