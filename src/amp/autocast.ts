@@ -1,10 +1,11 @@
 /**
  * Autocast (torch.autocast for f16): an op-level dtype policy that apply() consults through a
  * hook (src/apply.ts) while a region is open, and not at all otherwise. Inside the region:
- *   - F16 ops (matmul, linear, conv2d): f32 inputs are cast to f16; the kernels read halves and
+ *   - F16 ops (matmul, linear): f32 inputs are cast to f16; the kernels read halves and
  *     accumulate in f32 (the f16 matmul contract in src/backend/backend.ts).
- *   - F32 ops (softmax, log-softmax, layer norm, cross-entropy, reductions, exp/log/pow, where):
- *     f16 inputs are cast to f32, so they compute and return f32.
+ *   - F32 ops (softmax, log-softmax, layer norm, cross-entropy, reductions, exp/log/pow, where,
+ *     and conv2d, whose im2col + GEMM driver has no f16 path yet: halves would only add two
+ *     roundings): f16 inputs are cast to f32, so they compute and return f32.
  *   - Any other op whose float inputs mix f16 and f32 gets its f16 inputs cast to f32 (outside
  *     autocast Tandem refuses the mix rather than promote).
  * Casts are ordinary `cast` ops made through apply(), so autograd records them and gradients
@@ -17,9 +18,9 @@ import { apply, setCastHook } from '../apply.js';
 import { TandemError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 
-const F16_OPS: ReadonlySet<string> = new Set(['matmul', 'linear', 'conv2d']);
+const F16_OPS: ReadonlySet<string> = new Set(['matmul', 'linear']);
 const F32_OPS: ReadonlySet<string> = new Set([
-  'softmaxLast', 'layerNorm', 'crossEntropy', 'sum', 'mean', 'max', 'min', 'argmax', 'argmin',
+  'conv2d', 'softmaxLast', 'layerNorm', 'crossEntropy', 'sum', 'mean', 'max', 'min', 'argmax', 'argmin',
   'exp', 'log', 'pow', 'rsqrt', 'where',
 ]);
 
