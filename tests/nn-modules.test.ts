@@ -260,4 +260,20 @@ if (devices.includes('gpu')) {
   });
 }
 
+test(`${RUNTIME}: Conv2d / MaxPool2d / Flatten: names, PyTorch's init bounds, and the forward of T.conv2d with the module's parameters`, async () => {
+  const model = new nn.Sequential(new nn.Conv2d(2, 4, 3, { padding: 1, seed: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(4 * 3 * 2, 5, { seed: 2 }));
+  assert.equal(model.namedParameters().map(([n, p]) => `${n} ${p.shape.join('x')}`), ['0.weight 4x2x3x3', '0.bias 4', '4.weight 5x24', '4.bias 5']);
+  const bound = 1 / Math.sqrt(2 * 3 * 3);
+  const w = await model.parameters()[0].data();
+  assert.ok(w.every((v) => Math.abs(v) <= bound) && w.some((v) => Math.abs(v) > bound / 2), 'weights drawn from U(-1/sqrt(fanIn), 1/sqrt(fanIn))');
+  const x = T.randn([3, 2, 6, 5], { seed: 3 });
+  const [cw, cb, lw, lb] = model.parameters();
+  const want = await T.linear(T.reshape(T.maxPool2d(T.relu(T.conv2d(x, cw, cb, { padding: 1 })), 2), [3, -1]), lw, lb).data();
+  near(await model.forward(x).data(), want, 0, 0, 'Sequential of conv modules vs the ops');
+  const grouped = new nn.Conv2d(4, 6, [3, 1], { groups: 2, bias: false, seed: 4 });
+  assert.equal(grouped.parameters().map((p) => p.shape), [[6, 2, 3, 1]]);
+  assert.throws(() => new nn.Conv2d(0, 4, 3), (e: unknown) => e instanceof T.TandemError);
+  model.dispose(); grouped.dispose(); x.dispose();
+});
+
 test.run();

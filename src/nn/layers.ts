@@ -1,8 +1,8 @@
 /**
- * Layers (torch.nn): Linear, activations, LayerNorm, Embedding, Dropout, Sequential. Each is a
- * Module whose constructor makes its parameters (PyTorch's default initialisation, from a
- * seeded host generator so a seed gives the same values on every device) and whose forward
- * calls the ops. Options: `device` (default 'cpu'; naming it pins the parameters there) and
+ * Layers (torch.nn): Linear, activations, LayerNorm, Embedding, Dropout, Conv2d, MaxPool2d,
+ * Flatten, Sequential. Each is a Module whose constructor makes its parameters (PyTorch's
+ * default initialisation, from a seeded host generator so a seed gives the same values on
+ * every device) and whose forward calls the ops. Options: `device` (default 'cpu'; naming it pins the parameters there) and
  * `seed` (default: random).
  */
 import type { DeviceKind } from '../backend/backend.js';
@@ -10,6 +10,7 @@ import { ones, tensor, zeros } from '../create.js';
 import { TandemError } from '../errors.js';
 import * as T from '../index.js';
 import { Rng } from '../random.js';
+import type { Conv2dOptions, MaxPool2dOptions } from '../ops/conv.js';
 import type { Tensor } from '../tensor.js';
 import { Module, parameter } from './module.js';
 
@@ -107,6 +108,41 @@ export class Dropout extends Module {
     mask.dispose(); // autograd keeps its own handle for backward
     return y;
   }
+}
+
+/**
+ * 2-D convolution over NCHW (T.conv2d): weight [out, in/groups, kH, kW] and bias [out] from
+ * U(-1/sqrt(fanIn), 1/sqrt(fanIn)), fanIn = in/groups * kH * kW (PyTorch's default).
+ * `activation: 'relu'` fuses the relu into the GEMM epilogue (PyTorch would apply it after).
+ */
+export class Conv2d extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly opts: Conv2dOptions;
+  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: number | [number, number],
+    opts: InitOptions & Conv2dOptions & { bias?: boolean } = {}) {
+    super();
+    dim('Conv2d', 'inChannels', inChannels);
+    dim('Conv2d', 'outChannels', outChannels);
+    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    const groups = opts.groups ?? 1;
+    const rng = newRng(opts.seed), bound = 1 / Math.sqrt((inChannels / groups) * kh * kw);
+    this.weight = uniformParam([outChannels, inChannels / groups, kh, kw], bound, rng, opts.device);
+    this.bias = opts.bias === false ? null : uniformParam([outChannels], bound, rng, opts.device);
+    this.opts = { stride: opts.stride, padding: opts.padding, dilation: opts.dilation, groups, activation: opts.activation };
+  }
+  forward(x: Tensor): Tensor { return T.conv2d(x, this.weight, this.bias, this.opts); }
+}
+
+/** Max pooling over NCHW windows (T.maxPool2d); stride defaults to the kernel size. */
+export class MaxPool2d extends Module {
+  constructor(readonly kernelSize: number | [number, number], readonly opts: MaxPool2dOptions = {}) { super(); }
+  forward(x: Tensor): Tensor { return T.maxPool2d(x, this.kernelSize, this.opts); }
+}
+
+/** [N, ...] -> [N, rest] (torch.nn.Flatten with its defaults), a view. */
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor { return T.reshape(x, [x.shape[0], -1]); }
 }
 
 /** Modules applied in order; children are named by position (`0.weight`, `2.bias`). */
