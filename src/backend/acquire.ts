@@ -73,8 +73,15 @@ async function acquireNode(proc: NodeProcess): Promise<Acquired | null> {
     return null; // the optional Dawn binding is not installed
   }
   const linux = proc.platform === 'linux';
-  const userChoseDriver = proc.env.VK_ICD_FILENAMES !== undefined || proc.env.VK_DRIVER_FILES !== undefined;
-  if (!linux || userChoseDriver || hasSystemVulkan(proc)) {
+  const chosen = proc.env.VK_ICD_FILENAMES ?? proc.env.VK_DRIVER_FILES;
+  const userChoseDriver = chosen !== undefined;
+  const systemVulkan = linux && hasSystemVulkan(proc);
+  if (linux && userChoseDriver && !systemVulkan) {
+    // A driver named without a loader on the system, e.g. inherited by a child of a process
+    // where Tandem pointed at SwiftShader: load the libvulkan.so.1 shipped beside the driver.
+    chosen.split(':').some((icd) => preload(proc, icd.replace(/[^/]+$/, 'libvulkan.so.1')));
+  }
+  if (!linux || userChoseDriver || systemVulkan) {
     const gpu = create([]);
     const got = await fromGPU(gpu, [gpu]);
     if (got || !linux || userChoseDriver) return got;
@@ -83,7 +90,7 @@ async function acquireNode(proc: NodeProcess): Promise<Acquired | null> {
   if (!icd) return null;
   proc.env.VK_ICD_FILENAMES = icd;
   proc.env.XDG_RUNTIME_DIR ??= await tmpDir();
-  if (!hasSystemVulkan(proc)) preload(proc, icd.replace(/[^/]+$/, 'libvulkan.so.1'));
+  if (!systemVulkan) preload(proc, icd.replace(/[^/]+$/, 'libvulkan.so.1'));
   const gpu = create([]);
   return fromGPU(gpu, [gpu]);
 }

@@ -285,7 +285,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.uploads.destroy();
     this.readbacks.destroy(new DeviceError('gpu: shutdown() was called before this read was submitted'));
     this.device.destroy();
-    this.keepAlive.length = 0;
+    // keepAlive is NOT released here: Dawn still delivers the callbacks of work in flight (a
+    // pipeline compile, a map) after destroy(), and if its GPU object is collected first the
+    // process deadlocks or crashes in Dawn's event loop (seen with shutdown() during the lazy
+    // calibration). It goes with this backend, once nothing in flight refers to it.
   }
 
   /** A trace span from this submit until the queue has done it (host times). */
