@@ -28,7 +28,7 @@ const NO_ATTRS = Object.freeze({});
 export function apply(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   if (castHook !== null) return applyCast(op, inputs, attrs);
   const out = dispatch(op, inputs, attrs);
-  if (grad.recording) record(op, inputs, out, attrs); // the tape (src/autograd/tape.ts)
+  if (grad.recording) record(op, inputs, out, attrs ?? NO_ATTRS); // the tape (src/autograd/tape.ts)
   return out;
 }
 
@@ -41,12 +41,12 @@ function applyCast(op: OpName, inputs: Tensor[], attrs?: unknown): Tensor {
   const cast = castHook!(op, inputs);
   if (cast === null) {
     const out = dispatch(op, inputs, attrs);
-    if (grad.recording) record(op, inputs, out, attrs);
+    if (grad.recording) record(op, inputs, out, attrs ?? NO_ATTRS);
     return out;
   }
   try {
     const out = dispatch(op, cast, attrs);
-    if (grad.recording) record(op, cast, out, attrs);
+    if (grad.recording) record(op, cast, out, attrs ?? NO_ATTRS);
     return out;
   } finally {
     for (let i = 0; i < cast.length; i++) if (cast[i] !== inputs[i]) cast[i].dispose();

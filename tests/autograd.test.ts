@@ -217,6 +217,13 @@ const ref = (data: number[], shape?: number[], grad = false) => {
   return t;
 };
 
+test(`${RUNTIME}: an op applied without attributes records a rule that reads them (the dispatcher's default attrs)`, async () => {
+  const x = ref([1, 2, 3, 4], [2, 2], true);
+  T.tidy(() => apply('sum', [x]).backward());
+  assert.equal([...await x.grad!.data()], [1, 1, 1, 1]);
+  x.dispose();
+});
+
 test(`${RUNTIME}: backward accumulates into grad; retainGraph allows a second pass; a freed graph refuses one`, async () => {
   const x = ref([1, 2, 3], [3], true);
   const y = T.sum(T.mul(x, x));
