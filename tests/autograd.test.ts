@@ -14,7 +14,7 @@ import type { Backend, KernelParams } from '../src/backend/backend.ts';
 import { ReferenceBackend } from '../src/backend/reference.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
 import { wasmModule } from '../src/runtime.ts';
-import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
+import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData, throwsTyped } from './harness.ts';
 
 const numel = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 let seed = 1;
@@ -29,16 +29,6 @@ async function check(name: string, f: (...x: T.Tensor[]) => T.Tensor, inputs: Gr
   if (r.failure) assert.unreachable(`${name}: ${r.failure}`);
 }
 
-function throwsTyped(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type);
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 // ---- every rule against central differences (f64 on 'ref') ----
 

@@ -2,19 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as T from '../src/index.ts';
-import { RUNTIME, info } from './harness.ts';
+import { RUNTIME, info, throwsTyped } from './harness.ts';
 
-function throwsTyped(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type);
-    assert.instance(e, T.TandemError);
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 test(`${RUNTIME}: errors: shapes that are not shapes`, () => {
   throwsTyped(() => T.zeros([2, NaN]), T.ShapeError, /zeros: shape \[2, NaN\] has an invalid dimension NaN/);

@@ -3,6 +3,7 @@
  * environment in Node/Deno and from globalThis.TANDEM_TEST_ENV on the browser page.
  */
 import * as T from '../src/index.ts';
+import * as assert from 'uvu/assert';
 
 export function env(name: string): string | undefined {
   const page = (globalThis as { TANDEM_TEST_ENV?: Record<string, string> }).TANDEM_TEST_ENV;
@@ -18,6 +19,10 @@ export const RUNTIME: string = 'Deno' in globalThis ? 'deno' : typeof (globalThi
 export const REQUIRE_GPU = env('TANDEM_ALLOW_NO_GPU') !== '1';
 
 export const info = await T.init();
+// Measure the cost model's calibration now: lazily, it starts in the background of whichever
+// test first needs a placement decision, and its buffers and gpu work would land in that
+// test's byte counts and submit counts.
+if (info.gpu) await T.calibrate();
 
 /** Deterministic test data: normals from a seed, optionally with exact small integers. */
 export function randomData(n: number, seed: number): Float32Array {
@@ -58,4 +63,34 @@ export async function threadedCpu(simd = true) {
   const { canShare } = await import('../src/backend/pool.ts');
   if (!canShare()) return null;
   return makeCpu(undefined, simd, 2, { parallelMin: 1 });
+}
+
+/** fn throws an error of `type` (a TandemError subclass) whose message matches `pattern`. */
+export function throwsTyped(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, type);
+    assert.instance(e, T.TandemError);
+    assert.match((e as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected ${type.name} matching ${pattern}`);
+}
+
+/** t's values equal `ref` within tol (absolute and relative). */
+export async function close(t: T.Tensor, ref: Float32Array, tol = 1e-5): Promise<void> {
+  const m = mismatch((await t.data()) as Float32Array, ref, null, tol, tol);
+  assert.is(m, null, m ?? '');
+}
+
+/** Run fn with Tandem re-initialised with `opts`, then restore the placement and calibration. */
+export async function withInit<R>(opts: T.InitOptions, fn: () => Promise<R>): Promise<R> {
+  const before = T.info();
+  await T.init(opts);
+  try {
+    return await fn();
+  } finally {
+    await T.init({ placement: before.placement, ...(before.calibration ? { calibration: before.calibration } : {}) });
+  }
 }

@@ -11,21 +11,11 @@ import { D_M0_WORD, writeGemmDesc } from '../src/backend/wasm-gemm.ts';
 import { planMatmul } from '../src/ops/matmul-plan.ts';
 import { ReferenceBackend } from '../src/backend/reference.ts';
 import { wasmModule } from '../src/runtime.ts';
-import { F32_EPS, REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
+import { F32_EPS, REQUIRE_GPU, RUNTIME, info, mismatch, randomData, throwsTyped } from './harness.ts';
 
 const devices: T.Device[] = info.gpu || REQUIRE_GPU ? ['cpu', 'gpu'] : ['cpu'];
 const numel = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
 
-function throwsTyped(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type);
-    assert.match((e as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 /** Run `f` on tensors made from the same data on `device` and on 'ref'; compare values and shape. */
 async function agree(device: T.Device, shapes: number[][], f: (...t: T.Tensor[]) => T.Tensor, k: number, want: number[]) {

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as T from '../src/index.ts';
 import { loadCalibration, saveCalibration } from '../src/sched/calibrate.ts';
-import { REQUIRE_GPU, RUNTIME, info, mismatch, randomData } from './harness.ts';
+import { REQUIRE_GPU, RUNTIME, close, info, mismatch, randomData, withInit } from './harness.ts';
 
 const name = (s: string) => `${RUNTIME}: sched: ${s}`;
 T.startExplain(); // decisions are kept only when asked for
@@ -18,20 +18,7 @@ async function refOf(f: (d: 'ref') => T.Tensor): Promise<Float32Array> {
   return (await f('ref').data()) as Float32Array;
 }
 
-async function close(t: T.Tensor, ref: Float32Array, tol = 1e-5): Promise<void> {
-  const m = mismatch((await t.data()) as Float32Array, ref, null, tol, tol);
-  assert.is(m, null, m ?? '');
-}
 
-async function withInit<R>(opts: T.InitOptions, fn: () => Promise<R>): Promise<R> {
-  const before = T.info();
-  await T.init(opts);
-  try {
-    return await fn();
-  } finally {
-    await T.init({ placement: before.placement, ...(before.calibration ? { calibration: before.calibration } : {}) });
-  }
-}
 
 test(name('init reports the placement; auto calibrates when a gpu exists'), async () => {
   const i = T.info();

@@ -13,24 +13,11 @@ import { backends } from '../src/runtime.ts';
 import { configure, place, placement, rates, stays } from '../src/sched/place.ts';
 import { defaultCalibration } from '../src/sched/cost.ts';
 import { overlaps, pipelineSetup, runLoop } from '../bench/pipeline.ts';
-import { RUNTIME, info, mismatch, randomData } from './harness.ts';
+import { RUNTIME, close, info, mismatch, randomData, withInit } from './harness.ts';
 
 const name = (s: string) => `${RUNTIME}: sched2: ${s}`;
 
-async function close(t: T.Tensor, ref: Float32Array, tol = 1e-5): Promise<void> {
-  const m = mismatch((await t.data()) as Float32Array, ref, null, tol, tol);
-  assert.is(m, null, m ?? '');
-}
 
-async function withInit<R>(opts: T.InitOptions, fn: () => Promise<R>): Promise<R> {
-  const before = T.info();
-  await T.init(opts);
-  try {
-    return await fn();
-  } finally {
-    await T.init({ placement: before.placement, ...(before.calibration ? { calibration: before.calibration } : {}) });
-  }
-}
 
 test(name('hot path: decisions are kept only after startExplain; results match ref, views included'), async () => {
   T.explain({ stop: true, clear: true });
