@@ -1,7 +1,7 @@
 /**
  * The trace's gpu batch spans (src/sched/trace.ts), timed by the GPU with timestamp queries
  * where the device has `timestamp-query`, by the host otherwise. webgpu.ts calls `begin` when
- * it opens a batch's encoder while tracing, `passWrites` for each compute pass it opens,
+ * it opens a batch's encoder while tracing, `passDescriptor` for each compute pass it opens,
  * `submitting` just before the submit, `submitted` after it.
  *
  * Granularity: one span per batch (stream `gpu`, `gpu batch (N dispatches)`, as the host spans),
@@ -20,8 +20,8 @@
  *
  * Clock: timestamps are nanoseconds on the GPU's clock; a span goes on the host timeline
  * (performance.now() ms) at `gpu time + offset`. Every batch bounds the offset: the GPU cannot
- * have begun before the host called submit (t_submit, read just before) nor ended after the host
- * saw the readback (t_done), so offset is in [t_submit - g_begin, t_done - g_end]. `ClockAnchor`
+ * have begun before the host called submit (t_submit, read after encoder.finish(), just before
+ * queue.submit) nor ended after the host saw the readback (t_done), so offset is in [t_submit - g_begin, t_done - g_end]. `ClockAnchor`
  * keeps the latest lower bound (the earliest placement every submit allows, as NTP's
  * minimum-delay filter does), lowered only as far as a batch's upper bound forces. So each span
  * lies inside its own batch's [t_submit, t_done] by construction, and spans stay in submission
@@ -34,9 +34,10 @@
  * timestamps are given up for good), a pass ending before it begins, a pass beginning before
  * the one submitted before it, or a GPU interval longer than the host's window.
  *
- * Quirks seen: SwiftShader under Dawn (Node) returns the host's CLOCK_MONOTONIC in ns with the
- * low 16 bits cleared (Dawn's timestamp quantization: steps of 65.536 us), so a short pass
- * often has begin == end, a duration of 0. Ends are not compared across passes: a GPU may
+ * Quirks seen: SwiftShader under Dawn (Node) returns real values: a host clock in ns (~2.7e13,
+ * about the machine's uptime) with the low 16 bits cleared (Dawn's timestamp quantization:
+ * steps of 65.536 us), so a short pass often has begin == end, a duration of 0, and a bound
+ * can be off by one step (the anchor then moves, or the batch falls back). Ends are not compared across passes: a GPU may
  * overlap passes that share no resource, so a pass can end after the next one begins.
  */
 import { span } from '../sched/trace.js';
