@@ -37,7 +37,9 @@
  * Quirks seen: SwiftShader under Dawn (Node) returns real values: a host clock in ns (~2.7e13,
  * about the machine's uptime) with the low 16 bits cleared (Dawn's timestamp quantization:
  * steps of 65.536 us), so a short pass often has begin == end, a duration of 0, and a bound
- * can be off by one step (the anchor then moves, or the batch falls back). Ends are not compared across passes: a GPU may
+ * can be off by one step (the anchor then moves, or the batch falls back). Deno (wgpu) and
+ * Chromium with --enable-unsafe-webgpu return the same clock unquantized. Deno sees a batch's
+ * readback ~10 ms after its end (its event loop polls), so its spans' anchorUs is larger. Ends are not compared across passes: a GPU may
  * overlap passes that share no resource, so a pass can end after the next one begins.
  */
 import { span } from '../sched/trace.js';
