@@ -38,8 +38,9 @@
  * about the machine's uptime) with the low 16 bits cleared (Dawn's timestamp quantization:
  * steps of 65.536 us), so a short pass often has begin == end, a duration of 0, and a bound
  * can be off by one step (the anchor then moves, or the batch falls back). Deno (wgpu) and
- * Chromium with --enable-unsafe-webgpu return the same clock unquantized. Deno sees a batch's
- * readback ~10 ms after its end (its event loop polls), so its spans' anchorUs is larger. Ends are not compared across passes: a GPU may
+ * Chromium with --enable-unsafe-webgpu return the same clock unquantized. In Deno a batch's
+ * submit-to-readback window is ~12 ms longer than its work (its event loop polls the device),
+ * so anchorUs there is ~10 ms, against ~0.1-0.5 ms in Node and ~1 ms in Chromium. Ends are not compared across passes: a GPU may
  * overlap passes that share no resource, so a pass can end after the next one begins.
  */
 import { span } from '../sched/trace.js';
