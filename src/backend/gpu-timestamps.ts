@@ -24,9 +24,10 @@
  * queue.submit) nor ended after the host saw the readback (t_done), so offset is in [t_submit - g_begin, t_done - g_end]. `ClockAnchor`
  * keeps the latest lower bound (the earliest placement every submit allows, as NTP's
  * minimum-delay filter does), lowered only as far as a batch's upper bound forces. So each span
- * lies inside its own batch's [t_submit, t_done] by construction, and spans stay in submission
- * order. `args.anchorUs` is the width of the offset's interval so far: the placement's error
- * bound (plus the implementation's quantization).
+ * lies inside its own batch's [t_submit, t_done] by construction, and spans keep submission
+ * order (a forced lowering could move one before the last by less than a quantization step).
+ * `args.anchorUs` is the width of the offset's interval so far: the placement's error bound
+ * (plus the implementation's quantization).
  *
  * Fallback to the host span ([t_submit, t_done], `args.clock: 'host'`, `args.fallback` saying
  * why): no `timestamp-query`; tracing off when the batch opened; a batch without a compute pass
@@ -177,7 +178,6 @@ export class ClockAnchor {
   /** GPU times are kept relative to the first one seen, so they stay exact as doubles. */
   private base: bigint | null = null;
   private offset: number | null = null;
-  private lastT0 = -Infinity;
   /** The interval of offsets every batch so far allows (restarted when they stop intersecting). */
   private lo = -Infinity;
   private hi = Infinity;
@@ -188,17 +188,12 @@ export class ClockAnchor {
     const lo = submit - g0, hi = done - g1;
     if (lo > hi) return null;
     // Raising the offset moves later spans later: order kept. Lowering it (forced by this
-    // batch's upper bound: clock drift, quantization) moves it only as far as it must.
+    // batch's upper bound: clock drift, quantization) moves it only as far as it must; as the
+    // true offset lies in every batch's interval, that is less than one quantization step.
     this.offset = Math.min(Math.max(this.offset ?? lo, lo), hi);
     if (lo > this.hi || hi < this.lo) [this.lo, this.hi] = [lo, hi];
     else [this.lo, this.hi] = [Math.max(this.lo, lo), Math.min(this.hi, hi)];
     this.lastBegin = begin;
-    let t0 = g0 + this.offset, t1 = g1 + this.offset;
-    // A lowered offset can put this span before the last one (by less than the quantization,
-    // as the true offset is in every batch's interval): move it after, if the window has room.
-    const behind = this.lastT0 - t0;
-    if (behind > 0 && t1 + behind <= done) [t0, t1] = [t0 + behind, t1 + behind];
-    this.lastT0 = t0;
-    return { t0, t1, widthMs: this.hi - this.lo };
+    return { t0: g0 + this.offset, t1: g1 + this.offset, widthMs: this.hi - this.lo };
   }
 }
