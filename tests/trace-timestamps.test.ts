@@ -177,7 +177,11 @@ test(name('tracing on: gpu batch spans from timestamp queries where the device h
     const timed = withDispatches.map((e) => arg(e, 'batch') as number);
     assert.equal(timed, [...timed].sort((p, q) => p - q), 'batch numbers rise in emission order');
     assert.is(new Set(timed).size, timed.length);
-    for (const e of withDispatches) assert.ok((arg(e, 'anchorUs') as number) >= 0);
+    for (const e of withDispatches) {
+      assert.ok((arg(e, 'anchorUs') as number) >= 0);
+      // Inside its own batch's host window (whole-microsecond rounding aside).
+      assert.ok(e.ts >= (arg(e, 'submitTs') as number) - 1 && e.ts + e.dur! <= (arg(e, 'doneTs') as number) + 1, JSON.stringify(e));
+    }
     assert.ok(withDispatches.some((e) => (arg(e, 'passes') as number) >= 2), 'the upload mid-batch splits it into two timed passes');
     assert.is(spy.querySets, 1, 'one query set serves every batch');
     assert.is(spy.resolves, withDispatches.length, 'one resolve per timed batch');

@@ -122,7 +122,8 @@ export class GPUTimestamps {
       if (why === 'all timestamps are zero') this.broken = why;
       const placed = why === null ? this.anchor.place(raw[0], maxEnd(raw), t0, t1) : null;
       if (why === null && placed === null) why = 'the gpu interval is longer than the host window from submit to readback';
-      if (placed) span('compute', batchName(dispatches), 'gpu', placed.t0, placed.t1, { clock: 'gpu-timestamp', batch, passes: b.passes, anchorUs: Math.round(placed.widthMs * 1000) });
+      // submitTs / doneTs: the host window it was placed in (µs, as ts), so a reader sees the wait too.
+      if (placed) span('compute', batchName(dispatches), 'gpu', placed.t0, placed.t1, { clock: 'gpu-timestamp', batch, passes: b.passes, anchorUs: Math.round(placed.widthMs * 1000), submitTs: Math.round(t0 * 1000), doneTs: Math.round(t1 * 1000) });
       else span('compute', batchName(dispatches), 'gpu', t0, t1, { clock: 'host', batch, fallback: why });
     });
   }
