@@ -5,8 +5,9 @@
  * (so their query sets and passes are counted from nothing): with tracing off, no query set and
  * no timed pass; with tracing on, spans whose clock is 'gpu-timestamp' where the device has
  * `timestamp-query` ('host' otherwise), durations >= 0, in submission order, inside the window
- * from before the first submit to after the last completion; a device without the feature gets
- * host spans. No assertion on the times' values beyond order and containment.
+ * from before the first submit to after the last completion and each inside its own batch's
+ * host window (args.submitTs..doneTs), one query set for all batches; a device without the
+ * feature gets host spans. No assertion on the times' values beyond order and containment.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -27,7 +27,8 @@
  * lies inside its own batch's [t_submit, t_done] by construction, and spans keep submission
  * order (a forced lowering could move one before the last by less than a quantization step).
  * `args.anchorUs` is the width of the offset's interval so far: the placement's error bound
- * (plus the implementation's quantization).
+ * (plus the implementation's quantization); `args.submitTs` / `args.doneTs` are the batch's host
+ * window, so the queue's wait and the readback's delay stay visible.
  *
  * Fallback to the host span ([t_submit, t_done], `args.clock: 'host'`, `args.fallback` saying
  * why): no `timestamp-query`; tracing off when the batch opened; a batch without a compute pass
