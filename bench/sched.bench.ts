@@ -17,7 +17,7 @@
  *    T.splitBatch (the calibrated split, and the split by this run's measured single-engine
  *    speeds), against all-cpu and all-gpu.
  * 4. Pipelined loop (bench/pipeline.ts): serialized vs pipelined, ms per step, and the trace
- *    check that an upload of step i+1 starts before step i's gpu compute ends.
+ *    check that an upload of step i+1 starts before step i's gpu batch completes.
  *
  * cpu and auto run interleaved in rounds, all-gpu in a block of its own (see measure); medians. Samples per mode follow a time budget
  * (--budget=ms per case and mode, default 600), so the slow engine at 2048 runs once or twice.

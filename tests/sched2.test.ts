@@ -3,7 +3,7 @@
  * calibration (the first model decision starts it; defaults meanwhile), T.splitBatch (the split
  * follows the calibration; the joined result equals one device's), readbacks issued together
  * sharing one submit and one map, and the pipelined loop's trace structure (an upload of step
- * i+1 starts before step i's gpu compute ends). Results are compared against the `ref` backend
+ * i+1 starts before step i's gpu batch completes). Results are compared against the `ref` backend
  * or a plain-JS reference.
  */
 import { test } from 'uvu';
@@ -137,7 +137,7 @@ test(name('readbacks issued together share one submit and one map'), async () =>
   }
 });
 
-test(name('pipelined loop: same results as serialized; an upload of step i+1 starts before step i\'s gpu compute ends'), async () => {
+test(name('pipelined loop: same results as serialized; an upload of step i+1 starts before step i\'s gpu batch completes'), async () => {
   if (!info.gpu) return;
   const size = { batch: 16, features: 64, hidden: 32 };
   const p = pipelineSetup(size, 4);

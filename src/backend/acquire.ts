@@ -52,8 +52,9 @@ async function fromGPU(gpu: GPU, keepAlive: unknown[]): Promise<Acquired | null>
   if (!adapter) return null;
   const device = await adapter.requestDevice({
     // f16 kernels use native f16 storage where they can (wgsl-half.ts), packed words elsewhere;
-    // the row kernels fold with subgroup operations where they can (wgsl-group.ts).
-    requiredFeatures: (['shader-f16', 'subgroups'] as const).filter((f) => adapter.features.has(f)),
+    // the row kernels fold with subgroup operations where they can (wgsl-group.ts); the trace
+    // times gpu batches with timestamp queries where it can (gpu-timestamps.ts).
+    requiredFeatures: (['shader-f16', 'subgroups', 'timestamp-query'] as const).filter((f) => adapter.features.has(f)),
     requiredLimits: {
       maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
       maxBufferSize: adapter.limits.maxBufferSize,

@@ -33,6 +33,10 @@
  * A program with a `fallback` (a small matmul) does not wait: while its pipeline compiles in
  * the background, runs use the fallback's, which compiles ~30x faster.
  *
+ * Trace: while tracing, each submit makes one span on the `gpu` stream, timed by the GPU's
+ * timestamp queries where the device has `timestamp-query`, by the host otherwise
+ * (gpu-timestamps.ts). With tracing off, no query set is made and no pass is timed.
+ *
  * Errors are never silent: a WGSL compile or pipeline validation error becomes a
  * GPUKernelError naming the program and the WGSL line (getCompilationInfo); validation errors
  * the device reports later, and a lost device, are kept and thrown as typed errors from the
@@ -48,6 +52,7 @@ import { GPU_KERNELS, type GridLimits, PROGRAMS, type Program } from './wgsl-pro
 import { nativeF16 } from './wgsl-half.js';
 import { subgroupsUsable } from './wgsl-group.js';
 import { span, tracing } from '../sched/trace.js'; // a leaf sink (imports nothing), like errors.js
+import { GPUTimestamps, type TimedBatch, hostBatchSpan } from './gpu-timestamps.js';
 
 // GPUBufferUsage / GPUMapMode values from the WebGPU spec; the globals are absent in Node.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_SRC = 0x04, COPY_DST = 0x08;
@@ -75,6 +80,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private encoded = 0;
+  /** The open batch's timestamp queries: set when its encoder opened while tracing. */
+  private timed: TimedBatch | null = null;
+  /** Null without `timestamp-query`; makes nothing on the device until a batch is timed. */
+  readonly timestamps: GPUTimestamps | null;
   /** The uniform arena being filled for the open batch (see `uniformSlot`), and the full ones. */
   private arena: { buffer: GPUBuffer; host: Uint8Array; used: number } | null = null;
   private arenasInBatch: GPUBuffer[] = [];
@@ -106,6 +115,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     this.uploads = new UploadRing(device, 1 << 20, 4, (bytes) => this.pool.reserved(bytes));
     this.readbacks = new ReadbackRing(this.pool);
     this.indexErrors = new GPUIndexErrors(device, this.pool);
+    this.timestamps = device.features.has('timestamp-query') ? new GPUTimestamps(device) : null;
     device.addEventListener('uncapturederror', (ev) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
     });
@@ -149,7 +159,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   }
 
   /** Give idle pooled buffers back to the system (T.emptyCache). */
-  emptyCache(): number { return this.pool.emptyCache(); }
+  emptyCache(): number {
+    if (!this.timed) this.timestamps?.release();
+    return this.pool.emptyCache();
+  }
 
   write(buf: GPUBuf, data: ArrayBufferView): void {
     this.check();
@@ -265,10 +278,19 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     if (!this.encoder) return;
     this.sealArena();
     this.endPass();
+    // The batch's timestamps (resolved into its readback chunk, before the submit), or why not.
+    const stamps = !this.timestamps ? 'no timestamp-query on this device'
+      : this.timed ? this.timestamps.submitting(this.timed, this.encoder, (bytes) => this.readbacks.reserve(bytes))
+      : this.timestamps.broken ?? 'the batch opened before tracing started';
     this.uploads.beforeSubmit();
-    this.device.queue.submit([this.encoder.finish()]);
-    if (tracing) this.traceBatch(this.encoded); // after the submit: onSubmittedWorkDone covers the work submitted before it
+    const commands = this.encoder.finish();
+    const t0 = tracing || typeof stamps !== 'string' ? performance.now() : 0; // the work cannot start before this
+    this.device.queue.submit([commands]);
+    // After the submit: onSubmittedWorkDone (host spans) covers the work submitted before it.
+    if (typeof stamps !== 'string') this.timestamps!.submitted(this.timed!, stamps, t0, this.encoded);
+    else if (tracing) hostBatchSpan(this.device.queue, this.encoded, t0, stamps);
     this.encoder = null;
+    this.timed = null;
     this.encoded = 0;
     this.uploads.afterSubmit();
     this.readbacks.afterSubmit();
@@ -280,6 +302,7 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   destroy(): void {
     this.lostReason ??= 'destroyed: shutdown() was called';
     this.encoder = null;
+    this.timed = null;
     this.pass = null;
     this.arena = null;
     this.uploads.destroy();
@@ -289,12 +312,6 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     // pipeline compile, a map) after destroy(), and if its GPU object is collected first the
     // process deadlocks or crashes in Dawn's event loop (seen with shutdown() during the lazy
     // calibration). It goes with this backend, once nothing in flight refers to it.
-  }
-
-  /** A trace span from this submit until the queue has done it (host times). */
-  private traceBatch(dispatches: number): void {
-    const t0 = performance.now();
-    this.device.queue.onSubmittedWorkDone().then(() => span('compute', `gpu batch (${dispatches} dispatches)`, 'gpu', t0), () => {});
   }
 
   private encode(pipeline: GPUComputePipeline, prog: Program, inputs: GPUBuf[], output: GPUBuf): void {
@@ -310,7 +327,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
     let layout = this.layouts.get(pipeline);
     if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
     const bindGroup = this.device.createBindGroup({ layout, entries });
-    this.pass ??= this.openEncoder().beginComputePass();
+    if (!this.pass) {
+      const encoder = this.openEncoder(); // first: it decides whether the batch is timed
+      this.pass = encoder.beginComputePass(this.timed ? this.timestamps!.passDescriptor(this.timed) : undefined);
+    }
     // Dispatches in one pass are ordered: WebGPU synchronises each dispatch's storage writes
     // with the next one's reads, so a batch behaves like separate submits.
     this.pass!.setPipeline(pipeline);
@@ -321,7 +341,9 @@ export class WebGPUBackend implements Backend<GPUBuf> {
   }
 
   private openEncoder(): GPUCommandEncoder {
-    return (this.encoder ??= this.device.createCommandEncoder());
+    if (this.encoder) return this.encoder;
+    this.timed = tracing && this.timestamps ? this.timestamps.begin() : null;
+    return (this.encoder = this.device.createCommandEncoder());
   }
 
   /** Close the compute pass so a copy can be recorded between dispatches (in order). */

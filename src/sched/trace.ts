@@ -3,11 +3,12 @@
  * (`{ traceEvents }`, complete events `ph: 'X'`, ts and dur in microseconds), which Perfetto
  * and chrome://tracing open. One `tid` per stream, named by `thread_name` metadata events.
  *
- * Times are host times (performance.now()): a cpu kernel's span is the kernel itself; a gpu
- * batch's span runs from its submit to onSubmittedWorkDone, so it includes the queue's wait;
- * a download's from the readback's issue to its bytes on the host. GPU timestamp queries are
- * not used yet (they need query sets written by webgpu.ts' compute passes; SwiftShader lists
- * `timestamp-query`), so a gpu span cannot tell queue wait from execution.
+ * Times are on the host's timeline (performance.now()), and every span says its clock in
+ * `args.clock`. 'host': a cpu kernel's span is the kernel itself; a download's runs from the
+ * readback's issue to its bytes on the host; a gpu batch's, where the GPU cannot time it, from
+ * its submit to its completion, queue wait included. 'gpu-timestamp': a gpu batch timed by the
+ * GPU's timestamp queries, from its first compute pass's beginning to its last one's end,
+ * placed on the host timeline inside its submit-to-completion window (backend/gpu-timestamps.ts).
  *
  * Placement decisions are not in the trace: `startExplain()` / `explain()` (place.ts) keep them.
  *
@@ -49,8 +50,8 @@ export function stopTrace(): { traceEvents: TraceEvent[]; displayTimeUnit: 'ms' 
   return out;
 }
 
-/** Record a span from `t0` (performance.now() ms) to now, or to `t1`. */
+/** Record a span from `t0` (performance.now() ms) to now, or to `t1`; `args.clock` is 'host' unless given. */
 export function span(cat: TraceCategory, name: string, stream: TraceStream, t0: number, t1 = performance.now(), args?: Record<string, unknown>): void {
   if (!tracing) return;
-  events.push({ name, cat, ph: 'X', ts: Math.round(t0 * 1000), dur: Math.max(0, Math.round((t1 - t0) * 1000)), pid: 1, tid: TIDS[stream], ...(args ? { args } : {}) });
+  events.push({ name, cat, ph: 'X', ts: Math.round(t0 * 1000), dur: Math.max(0, Math.round((t1 - t0) * 1000)), pid: 1, tid: TIDS[stream], args: { clock: 'host', ...args } });
 }
