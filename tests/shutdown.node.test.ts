@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { info } from './harness.ts';
+import { REQUIRE_GPU, info } from './harness.ts';
 
 const src = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 
@@ -31,7 +31,10 @@ function runChild(body: string, timeoutMs = 30000): Promise<{ code: number | nul
 }
 
 test('node: shutdown() during the lazy calibration, and with a gpu read and compile in flight, lets the process exit', async () => {
-  if (!info.gpu) return; // nothing in flight without a device
+  if (!info.gpu) {
+    if (REQUIRE_GPU) assert.unreachable('no gpu adapter: this test needs one (TANDEM_ALLOW_NO_GPU=1 skips it)');
+    return;
+  }
   const cases = [
     'const a = T.randn([64, 64]); T.matmul(a, a); T.shutdown();',
     "const a = T.randn([256, 256], { device: 'gpu' }); T.matmul(a, a).data().catch(() => {}); void T.warmup([{ op: 'matmul', m: 96, k: 96, n: 96 }]).catch(() => {}); T.shutdown();",
