@@ -9,6 +9,7 @@ export * from './softmax';
 export * from './gather';
 export * from './where';
 export * from './convert';
+export * from './preprocess';
 export * from './optim';
 export * from './amp';
 export { f32_gemm, f32_gemm__scalar, f32_gemm_workspace_bytes } from './gemm';
