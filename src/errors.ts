@@ -49,3 +49,9 @@ export class StateDictError extends TandemError {
     super(message);
   }
 }
+
+/**
+ * The data loader could not make a batch: a dataset item of the wrong shape or dtype, a
+ * transform that threw, or a data worker that crashed. The message names the item's index.
+ */
+export class DataError extends TandemError {}

@@ -162,4 +162,6 @@ export const normalizeImage = (image: Tensor, opts: NormalizeImageAttrs): Tensor
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as amp from './amp/index.js';
+// ---- data loading (issue 8) ----
+export * as data from './data/index.js';
 export { autocast } from './amp/autocast.js';

@@ -12,6 +12,7 @@ import { WebGPUBackend } from './backend/webgpu.js';
 import { DeviceError, NotInitializedError, TandemError } from './errors.js';
 import { WASM_BASE64 } from './gen/wasm.js';
 import { WorkerPool, canShare, destroyPools } from './backend/pool.js';
+import { destroyDataWorkers } from './data/workers.js';
 import { type CalibrationStore, calibrate, calibrationKey, loadCalibration, saveCalibration } from './sched/calibrate.js';
 import { type Calibration, defaultCalibration } from './sched/cost.js';
 import { PLACEMENTS, type Placement, configure } from './sched/place.js';
@@ -215,12 +216,14 @@ function hardwareThreads(): number {
  * relaxed where it validates); `parallelMin` is for tests that split even tiny kernels.
  */
 export async function makeCpu(given: WebAssembly.Module | undefined, simd: boolean, threads: number, opts: { flavor?: WasmFlavor; parallelMin?: number; memoryLimit?: number } = {}): Promise<WasmBackend> {
-  if (threads > 1 && canShare()) {
+  // One thread still gets the shared-memory build where it can (unless the caller brought its
+  // own module): the data loader's workers write batches straight into the engine's memory.
+  if (canShare() && (threads > 1 || given === undefined)) {
     const module = await wasmModule(given, opts.flavor, true);
     const memory = sharedMemory();
     const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);
-    const pool = memory && (await WorkerPool.create(module, memory, names, threads));
-    if (pool) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin, memoryLimit: opts.memoryLimit });
+    const pool = threads > 1 && memory ? await WorkerPool.create(module, memory, names, threads) : null;
+    if (memory && (pool || threads === 1)) return new WasmBackend(module, { simd, memory, pool, parallelMin: opts.parallelMin, memoryLimit: opts.memoryLimit });
   }
   return new WasmBackend(await wasmModule(given, opts.flavor), { simd, memoryLimit: opts.memoryLimit });
 }
@@ -320,6 +323,7 @@ export function swapGPUForTest(gpu: WebGPUBackend | null): WebGPUBackend | null 
 export function shutdown(): void {
   state?.gpu?.destroy();
   destroyPools();
+  destroyDataWorkers();
   state = null;
   configure('manual', null, null);
   pending = null;

@@ -69,7 +69,7 @@ if (typeof require === 'function') {
 }
 `;
 
-interface AnyWorker {
+export interface AnyWorker {
   postMessage(m: unknown): void;
   terminate(): unknown;
   unref?(): void;
@@ -115,7 +115,7 @@ export class WorkerPool {
     try {
       const ready: Promise<void>[] = [];
       for (let i = 0; i < n; i++) {
-        const w = await spawn();
+        const w = await spawnWorker(WORKER_SOURCE);
         workers.push(w);
         ready.push(new Promise<void>((resolve, reject) => {
           const on = (e: unknown) => ((e as { data?: unknown })?.data ?? e) === 'ready' ? resolve() : reject(new TandemError(`threads: worker ${i} said ${String(e)}`));
@@ -198,14 +198,19 @@ export function canShare(): boolean {
   return g.window === undefined || g.crossOriginIsolated === true;
 }
 
-async function spawn(): Promise<AnyWorker> {
+/**
+ * A worker running `source` (plain JS that talks through `require('node:worker_threads')`'s
+ * parentPort under Node, through `self` elsewhere): a worker_thread in Node, a module Worker
+ * from a Blob URL in Deno and browsers. Throws where there is no Worker.
+ */
+export async function spawnWorker(source: string): Promise<AnyWorker> {
   const proc = (globalThis as { process?: NodeProcess }).process;
   if (proc?.versions?.node && !('Deno' in globalThis)) {
     const { Worker } = (await import('node:worker_threads')) as typeof import('node:worker_threads');
-    return new Worker(WORKER_SOURCE, { eval: true }) as unknown as AnyWorker;
+    return new Worker(source, { eval: true }) as unknown as AnyWorker;
   }
   const W = (globalThis as { Worker?: new (url: string, o?: object) => AnyWorker }).Worker;
   if (!W) throw new Error('no Worker');
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   return new W(url, { type: 'module' });
 }

@@ -65,7 +65,7 @@ export class WasmBackend implements Backend<WasmBuf> {
   /** GEMM packing workspace, allocated once and reused by every matmul (kernels allocate nothing). */
   private readonly gemmWs: { ptr: number; bytes: number };
 
-  constructor(module: WebAssembly.Module, opts: WasmOptions = {}) {
+  constructor(readonly module: WebAssembly.Module, opts: WasmOptions = {}) {
     this.simd = opts.simd ?? true;
     this.pool = opts.pool ?? null;
     this.parallelMin = opts.parallelMin ?? PARALLEL_MIN;
@@ -93,6 +93,15 @@ export class WasmBackend implements Backend<WasmBuf> {
     const wsBytes = Math.ceil((this.x.f32_gemm_workspace_bytes() as number) / 64) * 64;
     this.gemmWs = { ptr: (this.heap.alloc(wsBytes * this.threads + 64) + 63) & ~63, bytes: wsBytes };
     this.relaxedSimd = this.x.relaxedSimd?.() === 1;
+  }
+
+  /**
+   * @internal The module, memory and exports, for code that runs kernels on raw pointers itself
+   * (the data loader). `shared` is true when other threads may instantiate the module on it.
+   */
+  get raw(): { module: WebAssembly.Module; memory: WebAssembly.Memory; exports: Record<string, (...a: number[]) => unknown>; shared: boolean } {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && this.memory.buffer instanceof SharedArrayBuffer;
+    return { module: this.module, memory: this.memory, exports: this.x as unknown as Record<string, (...a: number[]) => unknown>, shared };
   }
 
   /** Threads kernels run on, the calling one included. */

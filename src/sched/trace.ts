@@ -14,9 +14,9 @@
  *
  * Cost when off: callers test the exported `tracing` flag before reading the clock.
  */
-export type TraceCategory = 'compute' | 'upload' | 'download' | 'compile' | 'wait';
+export type TraceCategory = 'compute' | 'upload' | 'download' | 'compile' | 'wait' | 'data';
 /** The streams spans belong to, each drawn as one thread. */
-export type TraceStream = 'cpu' | 'gpu' | 'ref' | 'upload' | 'download' | 'compile' | 'host';
+export type TraceStream = 'cpu' | 'gpu' | 'ref' | 'upload' | 'download' | 'compile' | 'host' | 'data';
 
 export interface TraceEvent {
   name: string;
@@ -29,7 +29,7 @@ export interface TraceEvent {
   args?: Record<string, unknown>;
 }
 
-const TIDS: Record<TraceStream, number> = { cpu: 1, gpu: 2, upload: 3, download: 4, compile: 5, host: 6, ref: 7 };
+const TIDS: Record<TraceStream, number> = { cpu: 1, gpu: 2, upload: 3, download: 4, compile: 5, host: 6, ref: 7, data: 8 };
 
 /** True between startTrace() and stopTrace(). */
 export let tracing = false;
