@@ -180,7 +180,10 @@ export class WebGPUBackend implements Backend<GPUBuf> {
         return;
       }
       this.flush();
-      this.device.queue.writeBuffer(buf.buffer, 0, padded.buffer as ArrayBuffer, padded.byteOffset, padded.byteLength);
+      // Dawn's Node binding refuses views of a SharedArrayBuffer (the cpu engine's memory when
+      // it is shared with workers): hand it a private copy.
+      const own = typeof SharedArrayBuffer !== 'undefined' && padded.buffer instanceof SharedArrayBuffer ? copyPadded(padded) : padded;
+      this.device.queue.writeBuffer(buf.buffer, 0, own.buffer as ArrayBuffer, own.byteOffset, own.byteLength);
     });
   }
 
