@@ -1,5 +1,6 @@
 // `npm run demo`: Tandem's main job end to end. Generate handwriting-style digits (nothing is
-// downloaded), train a 784-256-10 MLP on them with AdamW, report held-out accuracy, save the
+// downloaded), serve them through a DataLoader (shuffled, shifted, scaled by a data worker),
+// train a 784-256-10 MLP on them with AdamW, report held-out accuracy, save the
 // model as safetensors, reload it into a fresh model and check the accuracy again. Exits 1 if
 // the held-out accuracy is below 97% or the reloaded model disagrees.
 //
@@ -22,13 +23,19 @@ console.log(`  cpu: WebAssembly ${info.cpu.relaxedSimd ? 'relaxed SIMD' : 'SIMD'
 console.log(info.gpu ? `  gpu: ${info.gpu.adapter}${info.gpu.fallback ? ' (software fallback: training stays on the cpu)' : ' (auto placement)'}` : '  gpu: none');
 const device = hardwareGpu ? undefined : 'cpu'; // undefined: the scheduler places each op
 
-// ---- data: u8 [n, 28, 28] images -> f32 [n, 784] in [0, 1] ----
+// ---- data: u8 [n, 28, 28] images, served by a DataLoader ----
+// Training batches: a fresh shuffle per epoch, each digit shifted by up to 2 pixels (a random
+// 28x28 crop of the image padded by 2), scaled to [0, 1]. A data worker prepares them with the
+// Wasm kernels while the model trains on the previous batch. Held-out batches are only scaled.
 let t0 = performance.now();
-const toInputs = (images) => T.tidy(() => T.mul(T.cast(T.reshape(images, [images.shape[0], 784]), 'f32'), T.tensor([1 / 255])));
 const train = T.datasets.digits({ n: NTRAIN, seed: 1 }), test = T.datasets.digits({ n: NTEST, seed: 2 });
-const xTrain = toInputs(train.images), xTest = toInputs(test.images);
-const yTrain = train.labels, yTest = test.labels;
-train.images.dispose(); test.images.dispose();
+const { transforms } = T.data;
+const scale = transforms.normalize({ mean: 0, std: 1 }); // v / 255
+const trainLoader = new T.data.DataLoader(new T.data.TensorDataset(train.images, train.labels), {
+  batchSize: BATCH, shuffle: true, seed: 12345, dropLast: true, workers: 1, prefetch: 4, device: hardwareGpu ? 'gpu' : 'cpu',
+  transform: [transforms.randomCrop(28, { padding: 2 }), scale],
+});
+const testLoader = new T.data.DataLoader(new T.data.TensorDataset(test.images, test.labels), { batchSize: 500, transform: scale });
 console.log(`  data: ${NTRAIN} training and ${NTEST} held-out digits generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // ---- model, optimizer, schedule ----
@@ -41,46 +48,44 @@ const schedule = new T.optim.CosineAnnealingLR(optimizer, { tMax: EPOCHS * steps
 /** How many rows of logits have their argmax at the label (f32 scalar; comparisons take floats). */
 const hitCount = (logits, y) => T.sum(T.cast(T.eq(T.cast(T.argmax(logits, 1), 'f32'), T.cast(y, 'f32')), 'f32'));
 
-/** Fraction of rows of x whose argmax under `m` equals y, in chunks of 500. */
-async function accuracy(m, x, y) {
+/** [n, 1, 28, 28] images from the loader as the MLP's [n, 784] rows (a view). */
+const flat = (x) => T.reshape(x, [x.shape[0], 784]);
+
+/** Fraction of the held-out digits whose argmax under `m` is their label. */
+async function accuracy(m) {
   let correct = 0;
-  for (let i = 0; i < x.shape[0]; i += 500) {
-    const n = Math.min(500, x.shape[0] - i);
-    const hits = T.noGrad(() => T.tidy(() => hitCount(m.forward(T.narrow(x, 0, i, n)), T.narrow(y, 0, i, n))));
+  for await (const [x, y] of testLoader) {
+    const hits = T.noGrad(() => T.tidy(() => hitCount(m.forward(flat(x)), y)));
     correct += (await hits.data())[0];
     hits.dispose();
   }
-  return correct / x.shape[0];
+  return correct / NTEST;
 }
 
 const bar = (done, total, width = 24) => '#'.repeat(Math.round((done / total) * width)).padEnd(width, '.');
 for (let epoch = 0; epoch < EPOCHS; epoch++) {
-  // A seeded permutation per epoch; each batch is gathered from it.
-  const order = Int32Array.from({ length: NTRAIN }, (_, i) => i);
-  let s = 12345 + epoch;
-  for (let i = NTRAIN - 1; i > 0; i--) { s = (s * 1103515245 + 12345) >>> 0; const j = s % (i + 1); [order[i], order[j]] = [order[j], order[i]]; }
   t0 = performance.now();
-  let lossSum = 0, hits = 0, seen = 0;
-  for (let step = 0; step < stepsPerEpoch; step++) {
+  let lossSum = 0, hits = 0, seen = 0, step = 0;
+  for await (const [x, y] of trainLoader) { // the loader frees each batch when the next one comes
     const [loss, correct] = T.tidy(() => {
-      const idx = T.tensor(order.subarray(step * BATCH, (step + 1) * BATCH), [BATCH], { dtype: 'i32' });
-      const x = T.indexSelect(xTrain, 0, idx), y = T.indexSelect(yTrain, 0, idx);
-      const logits = model.forward(x);
+      const logits = model.forward(flat(x));
       const l = T.nn.crossEntropy(logits, y);
       optimizer.zeroGrad(); l.backward(); optimizer.step();
       return [l, T.noGrad(() => hitCount(logits, y))];
     });
     schedule.step();
-    lossSum += (await loss.data())[0]; hits += (await correct.data())[0]; seen += BATCH;
+    lossSum += (await loss.data())[0]; hits += (await correct.data())[0]; seen += x.shape[0];
     loss.dispose(); correct.dispose();
-    if (step % 10 === 9 || step === stepsPerEpoch - 1) {
+    step++;
+    if (step % 10 === 0 || step === stepsPerEpoch) {
       const secs = (performance.now() - t0) / 1000;
-      process.stdout.write(`\r  epoch ${epoch + 1}/${EPOCHS} [${bar(step + 1, stepsPerEpoch)}] loss ${(lossSum / (step + 1)).toFixed(3)}  train acc ${((100 * hits) / seen).toFixed(1)}%  ${((step + 1) / secs).toFixed(0)} steps/s`);
+      process.stdout.write(`\r  epoch ${epoch + 1}/${EPOCHS} [${bar(step, stepsPerEpoch)}] loss ${(lossSum / step).toFixed(3)}  train acc ${((100 * hits) / seen).toFixed(1)}%  ${(step / secs).toFixed(0)} steps/s`);
     }
   }
-  process.stdout.write('\n');
+  const st = trainLoader.stats;
+  process.stdout.write(`  (waited for data ${st.waitMs.toFixed(0)} ms, ${((100 * st.waitMs) / st.elapsedMs).toFixed(1)}%)\n`);
 }
-const acc = await accuracy(model, xTest, yTest);
+const acc = await accuracy(model);
 console.log(`  held-out accuracy: ${(100 * acc).toFixed(2)}% ${acc >= 0.97 ? '(>= 97%: ok)' : '(below 97%: FAIL)'}`);
 
 // ---- save, reload into a fresh model, check again ----
@@ -89,7 +94,7 @@ const file = join(dir, 'digits-mlp.safetensors');
 writeFileSync(file, await T.save(model.stateDict()));
 const reloaded = makeModel();
 reloaded.loadStateDict(T.load(new Uint8Array(readFileSync(file))));
-const acc2 = await accuracy(reloaded, xTest, yTest);
+const acc2 = await accuracy(reloaded);
 console.log(`  saved ${readFileSync(file).length} bytes of safetensors, reloaded: held-out accuracy ${(100 * acc2).toFixed(2)}% ${acc2 === acc ? '(same)' : '(DIFFERENT)'}`);
 rmSync(dir, { recursive: true });
 if (acc < 0.97 || acc2 !== acc) process.exitCode = 1;

@@ -287,6 +287,23 @@ test(`${RUNTIME}: data: breaking out early frees batches in flight and ends the 
   x.dispose(); y.dispose();
 });
 
+test(`${RUNTIME}: data: persistentWorkers keeps the workers between epochs, with the same batches; close() ends them`, async () => {
+  if (WORKERS.length === 1) return; // no workers where memory cannot be shared
+  const img = T.tensor(Uint8Array.from({ length: 30 * 8 * 8 }, (_, i) => (i * 13) % 256), [30, 8, 8], { dtype: 'u8' }), ds = new T.data.TensorDataset(img);
+  const opts = { batchSize: 4, shuffle: true, seed: 2, workers: 2, transform: [tr.randomCrop(6, { padding: 1 }), tr.randomFlip(), tr.normalize({ mean: 0.5, std: 0.5 })] };
+  const kept = new T.data.DataLoader(ds, { ...opts, persistentWorkers: true }), plain = new T.data.DataLoader(ds, opts);
+  for (let e = 0; e < 2; e++) {
+    assert.equal(await epoch(kept), await epoch(plain), `epoch ${e}`);
+    assert.is(liveDataWorkers(), 2, 'kept between epochs');
+  }
+  await kept.close();
+  assert.is(liveDataWorkers(), 0);
+  assert.equal((await epoch(kept)).length, 8, 'a later epoch starts new workers');
+  await kept.close();
+  assert.is(liveDataWorkers(), 0);
+  img.dispose();
+});
+
 test(`${RUNTIME}: data: batches land on the gpu, uploaded ahead; the trace has data spans`, async () => {
   if (!info.gpu) {
     if (REQUIRE_GPU) assert.unreachable('init() found no WebGPU adapter; set TANDEM_ALLOW_NO_GPU=1 to run without GPU tests');

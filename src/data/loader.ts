@@ -45,6 +45,11 @@ export interface DataLoaderOptions {
   prefetch?: number;
   /** Data worker threads (default 0: this thread). Needs SharedArrayBuffer; without it, 0. */
   workers?: number;
+  /**
+   * Keep the workers from one epoch to the next (default false: each epoch starts its own and
+   * ends them). `loader.close()` or `T.shutdown()` ends kept workers.
+   */
+  persistentWorkers?: boolean;
   /** Your own batching of the items, on this thread; replaces the built-in one and transforms. */
   collate?: (items: Item[]) => Batch | Promise<Batch>;
   /** Where batches land (default 'cpu'). */
@@ -70,6 +75,20 @@ export interface EpochStats {
   elapsedMs: number;
 }
 
+/**
+ * Resolve in a later macrotask without setTimeout's clamp (>= 1 ms in Node and browsers):
+ * setImmediate where it exists, else a MessageChannel message.
+ */
+function laterTask(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => unknown };
+  if (typeof g.setImmediate === 'function') return new Promise((r) => g.setImmediate!(r));
+  return new Promise((r) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = () => { c.port1.close(); r(); };
+    c.port2.postMessage(0);
+  });
+}
+
 /** Close after waiting this long for batches still running on workers. */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -86,6 +105,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The most recent epoch's figures. */
   stats: EpochStats | null = null;
   private readonly steps: [readonly Transform[], readonly Transform[]];
+  /** Kept workers (persistentWorkers), started by the first epoch that needs them. */
+  private kept: Promise<DataWorkers | null> | null = null;
 
   constructor(readonly dataset: Dataset | AsyncIterable<Item> | Iterable<Item>, readonly opts: DataLoaderOptions = {}) {
     const int = (v: unknown, name: string, dflt: number, min: number) => {
@@ -127,6 +148,21 @@ export class DataLoader implements AsyncIterable<Batch> {
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return new EpochIterator(this, this.epoch++, this.steps);
   }
+
+  /** End kept workers (persistentWorkers); a later epoch starts new ones. */
+  async close(): Promise<void> {
+    const k = this.kept;
+    this.kept = null;
+    (await k)?.terminate();
+  }
+
+  /** @internal Workers for an epoch: the kept ones, or new ones the epoch ends itself. */
+  async startWorkers(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<{ workers: DataWorkers | null; kept: boolean }> {
+    if (!this.opts.persistentWorkers) return { workers: await DataWorkers.start(this.workers, module, memory), kept: false };
+    const had = this.kept && (await this.kept);
+    if (!had || had.failure) this.kept = DataWorkers.start(this.workers, module, memory);
+    return { workers: await this.kept, kept: true };
+  }
 }
 
 interface Ready { value: Batch; tensors: Tensor[] }
@@ -137,6 +173,7 @@ interface ColumnInfo { shape: number[]; dtype: DType; plan: ColumnPlan | null }
 class EpochIterator implements AsyncIterator<Batch> {
   private cpu!: WasmBackend;
   private workers: DataWorkers | null = null;
+  private keptWorkers = false;
   private started: Promise<void> | null = null;
   private order: Int32Array | null = null;
   private total = Infinity; // batches; known up front for random-access datasets
@@ -246,7 +283,7 @@ class EpochIterator implements AsyncIterator<Batch> {
     }
     const raw = this.cpu.raw;
     if (this.loader.workers > 0 && raw.shared && !this.loader.opts.collate) {
-      this.workers = await DataWorkers.start(this.loader.workers, raw.module, raw.memory);
+      ({ workers: this.workers, kept: this.keptWorkers } = await this.loader.startWorkers(raw.module, raw.memory));
     }
     this.stats.workers = this.workers?.count ?? 0;
   }
@@ -338,7 +375,8 @@ class EpochIterator implements AsyncIterator<Batch> {
     if (this.workers) {
       return this.workers.run(job, sources);
     }
-    await new Promise((r) => setTimeout(r, 0));
+    // Prefetched batches wait for a later task, so the loop gets the batch it asked for first.
+    if (this.loader.prefetch > 0) await laterTask();
     if (this.done) throw new DataError('DataLoader: the loop ended');
     const raw = this.cpu.raw, t0 = performance.now();
     runJob(raw.exports, raw.memory, job, fns);
@@ -434,12 +472,16 @@ class EpochIterator implements AsyncIterator<Batch> {
     this.inflight.clear();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), CLOSE_WAIT_MS); });
-    await Promise.race([Promise.allSettled(pending.map(async (p) => {
+    const settled = await Promise.race([Promise.allSettled(pending.map(async (p) => {
       const r = await p;
       if (r) for (const t of r.tensors) t.dispose();
     })), late]);
     clearTimeout(timer);
-    this.workers?.terminate();
+    // Kept workers stay for the next epoch unless one died or a batch is still running on them.
+    if (!this.keptWorkers || settled === 'late' || this.workers?.failure) {
+      this.workers?.terminate();
+      if (this.keptWorkers) await this.loader.close();
+    }
     this.workers = null;
     for (const t of this.sources) t.dispose();
     this.sources = [];

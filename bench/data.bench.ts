@@ -1,0 +1,182 @@
+/**
+ * The data loader (issue 8), side by side in one process. Writes bench/results/data.json.
+ *
+ * 1. An epoch of the demo's training (digits, 784-256-10 MLP, AdamW, batch 128; each batch a
+ *    random 28x28 crop of the 2-pixel-padded image, scaled to [0, 1]) with the loader in three
+ *    modes: neither prefetch nor workers (each batch made on demand on this thread), prefetch
+ *    only (made ahead on this thread), and prefetch + one data worker. Modes interleave in
+ *    rounds; medians. One traced epoch per mode gives the fraction of the epoch the training
+ *    loop spent waiting for data: the 'wait' spans named 'data' on the host stream, summed,
+ *    over the epoch's wall time. Per-batch preprocessing and compute times are reported so the
+ *    condition "preprocessing a batch costs less than computing it" can be read off.
+ * 2. Worker scaling of preprocessing alone: CIFAR-shaped u8 images [32, 32, 3], random crop
+ *    32 with padding 4, random flip, per-channel normalize; batches of 256 consumed with no
+ *    compute; images per second with the work on this thread (0 workers) and on 1 .. cores
+ *    workers (kept between epochs, so start-up is not in the figure).
+ *
+ * 3. Staging to the gpu (where there is one; SwiftShader here): a loader with device 'gpu' feeds
+ *    a pipelined loop (linear + relu + row sum on the gpu, result read one step late). From the
+ *    trace, the steps whose next batch's upload started before their own gpu batch completed
+ *    (bench/pipeline.ts `overlaps`): the upload of batch k+1 runs while step k computes.
+ *
+ * The cpu engine runs with threads: 'auto' (the demo's setting); data workers share the cores.
+ *
+ *   npm run bench:data
+ */
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Bench } from 'tinybench';
+import * as T from '../src/index.ts';
+
+const info = await T.init({ threads: 'auto' });
+if (info.gpu) await T.calibrate(); // now, not in the background of a timed epoch
+const cores = availableParallelism();
+const ROUNDS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+// ---------- 1. the demo's epoch ----------
+const NTRAIN = 10_000, BATCH = 128;
+const { images, labels } = T.datasets.digits({ n: NTRAIN, seed: 1 });
+const ds = new T.data.TensorDataset(images, labels);
+const { transforms } = T.data;
+const steps = [transforms.randomCrop(28, { padding: 2 }), transforms.normalize({ mean: 0, std: 1 })];
+const modes = {
+  neither: { prefetch: 0, workers: 0 },
+  'prefetch only': { prefetch: 4, workers: 0 },
+  'prefetch + 1 worker': { prefetch: 4, workers: 1, persistentWorkers: true },
+} as const;
+type Mode = keyof typeof modes;
+const loaders = Object.fromEntries(Object.entries(modes).map(([m, o]) => [m, new T.data.DataLoader(ds, { batchSize: BATCH, shuffle: true, seed: 7, dropLast: true, transform: steps, ...o })])) as Record<Mode, T.data.DataLoader>;
+
+const model = new T.nn.Sequential(new T.nn.Linear(784, 256, { seed: 1, device: 'cpu' }), new T.nn.ReLU(), new T.nn.Linear(256, 10, { seed: 2, device: 'cpu' }));
+const opt = new T.optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
+
+/** One epoch of training on `loader`; the loss is read back every step, as the demo does. */
+async function trainEpoch(loader: T.data.DataLoader): Promise<number> {
+  let last = 0;
+  for await (const b of loader) {
+    const [x, y] = b as T.Tensor[];
+    const loss = T.tidy(() => {
+      const l = T.nn.crossEntropy(model.forward(T.reshape(x, [x.shape[0], 784])), y);
+      opt.zeroGrad(); l.backward(); opt.step();
+      return l;
+    });
+    last = (await loss.data())[0];
+    loss.dispose();
+  }
+  return last;
+}
+
+interface EpochRow { mode: Mode; medianMs: number; samples: number; waitFraction: number; waitMsTraced: number; tracedEpochMs: number; statsWaitFraction: number; prepareMsPerBatch: number; computeMsPerBatch: number; batches: number }
+const epochRows: EpochRow[] = [];
+{
+  const times = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
+  const waits = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
+  const prep = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
+  for (let round = 0; round <= ROUNDS; round++) {
+    const bench = new Bench({ time: 0, iterations: 1, warmup: false, retainSamples: true });
+    for (const m of Object.keys(modes) as Mode[]) {
+      bench.add(m, async () => { await trainEpoch(loaders[m]); });
+    }
+    await bench.run();
+    if (round === 0) continue; // warm-up: Wasm tier-up, worker start, allocator slabs
+    for (const t of bench.tasks) {
+      const m = t.name as Mode, st = loaders[m].stats!;
+      times.get(m)!.push(...((t.result as { latency?: { samples?: number[] } }).latency?.samples ?? []));
+      waits.get(m)!.push(st.waitMs / st.elapsedMs);
+      prep.get(m)!.push(st.prepareMs / st.batches);
+    }
+    console.error(`epoch round ${round}: ${[...times].map(([m, xs]) => `${m} ${xs.at(-1)!.toFixed(0)} ms`).join(', ')}`);
+  }
+  // One traced epoch per mode: the waiting fraction from the trace itself.
+  for (const m of Object.keys(modes) as Mode[]) {
+    T.startTrace();
+    const t0 = performance.now();
+    await trainEpoch(loaders[m]);
+    const epochMs = performance.now() - t0;
+    const trace = T.stopTrace();
+    const waitMs = trace.traceEvents.filter((e) => e.cat === 'wait' && e.name === 'data').reduce((s, e) => s + (e.dur ?? 0) / 1000, 0);
+    const med = median(times.get(m)!), batches = loaders[m].stats!.batches;
+    const prepMs = median(prep.get(m)!);
+    epochRows.push({
+      mode: m, medianMs: med, samples: times.get(m)!.length, waitFraction: waitMs / epochMs, waitMsTraced: waitMs, tracedEpochMs: epochMs,
+      statsWaitFraction: median(waits.get(m)!), prepareMsPerBatch: prepMs,
+      computeMsPerBatch: (med * (1 - median(waits.get(m)!))) / batches, batches,
+    });
+  }
+  for (const l of Object.values(loaders)) await l.close();
+}
+
+// ---------- 2. worker scaling of preprocessing alone ----------
+const NIMG = 4096, CB = 256;
+const pixels = new Uint8Array(NIMG * 32 * 32 * 3);
+for (let i = 0, x = 12345; i < pixels.length; i++) { x = (x * 1103515245 + 12345) >>> 0; pixels[i] = x >>> 24; }
+const cifar = T.tensor(pixels, [NIMG, 32, 32, 3], { dtype: 'u8' });
+const cifarDs = new T.data.TensorDataset(cifar);
+const cifarSteps = [transforms.randomCrop(32, { padding: 4 }), transforms.randomFlip(), transforms.normalize({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] })];
+const counts = Array.from({ length: cores + 1 }, (_, i) => i);
+const scaleLoaders = counts.map((w) => new T.data.DataLoader(cifarDs, { batchSize: CB, shuffle: true, seed: 3, workers: w, prefetch: Math.max(2, 2 * w), persistentWorkers: true, transform: cifarSteps }));
+const drain = async (l: T.data.DataLoader) => { for await (const _b of l) { /* consume: the loader frees each batch */ } };
+interface ScaleRow { workers: number; medianMs: number; imagesPerSecond: number; speedupOverMainThread: number; speedupOverOneWorker: number | null }
+const scaleRows: ScaleRow[] = [];
+{
+  const times = counts.map(() => [] as number[]);
+  for (let round = 0; round <= ROUNDS; round++) {
+    const bench = new Bench({ time: 0, iterations: 1, warmup: false, retainSamples: true });
+    counts.forEach((w) => bench.add(`${w}`, () => drain(scaleLoaders[w])));
+    await bench.run();
+    if (round === 0) continue;
+    bench.tasks.forEach((t, i) => times[i].push(...((t.result as { latency?: { samples?: number[] } }).latency?.samples ?? [])));
+  }
+  const meds = times.map(median);
+  counts.forEach((w) => scaleRows.push({
+    workers: w, medianMs: meds[w], imagesPerSecond: NIMG / (meds[w] / 1000), speedupOverMainThread: meds[0] / meds[w],
+    speedupOverOneWorker: w >= 1 ? meds[1] / meds[w] : null,
+  }));
+  for (const l of scaleLoaders) await l.close();
+}
+
+// ---------- 3. staging to the gpu ----------
+let staging: { steps: number; overlapped: number; uploads: number; batches: number } | null = null;
+if (info.gpu) {
+  const { overlaps } = await import('./pipeline.ts');
+  const n = 384, feats = 16 * 16 * 3, hidden = 64;
+  const small = T.tensor(pixels.subarray(0, n * feats), [n, 16, 16, 3], { dtype: 'u8' });
+  const w = T.randn([hidden, feats], { seed: 4, device: 'gpu' }), bias = T.zeros([hidden], { device: 'gpu' });
+  const gpuLoader = new T.data.DataLoader(new T.data.TensorDataset(small), { batchSize: 32, device: 'gpu', workers: 1, prefetch: 2, persistentWorkers: true, transform: [transforms.randomFlip(), transforms.normalize({ mean: 0.5, std: 0.25 })] });
+  const loop = async () => {
+    let prev: Promise<unknown> | null = null;
+    for await (const b of gpuLoader) {
+      const [x] = b as T.Tensor[];
+      const y = T.tidy(() => T.sum(T.linear(T.reshape(x, [x.shape[0], feats]), w, bias, { activation: 'relu' }), -1));
+      const read = y.data();
+      y.dispose();
+      if (prev) await prev;
+      else await null; // the first step gets its own submit
+      prev = read;
+    }
+    await prev;
+  };
+  await loop(); // warm-up: pipelines compile
+  T.startTrace();
+  await loop();
+  staging = overlaps(T.stopTrace());
+  await gpuLoader.close();
+  for (const t of [small, w, bias]) t.dispose();
+  console.log(`staging: the next batch's upload began before the step's gpu batch completed on ${staging.overlapped} of ${staging.steps} steps`);
+}
+
+const neither = epochRows.find((r) => r.mode === 'neither')!, both = epochRows.find((r) => r.mode === 'prefetch + 1 worker')!;
+const result = {
+  date: new Date().toISOString(),
+  machine: { cores, cpuThreads: info.cpu.threads, relaxedSimd: info.cpu.relaxedSimd },
+  epoch: { trainImages: NTRAIN, batch: BATCH, rows: epochRows, speedupPrefetchWorkersOverNeither: neither.medianMs / both.medianMs },
+  scaling: { images: NIMG, batch: CB, rows: scaleRows },
+  staging: staging ? { adapter: info.gpu?.adapter, ...staging } : null,
+};
+writeFileSync(new URL('./results/data.json', import.meta.url), JSON.stringify(result, null, 2));
+console.table(epochRows.map((r) => ({ mode: r.mode, 'epoch ms': r.medianMs.toFixed(1), 'wait % (trace)': (100 * r.waitFraction).toFixed(2), 'wait % (stats)': (100 * r.statsWaitFraction).toFixed(2), 'prep ms/batch': r.prepareMsPerBatch.toFixed(3), 'compute ms/batch': r.computeMsPerBatch.toFixed(3) })));
+console.log(`prefetch + worker vs neither: ${result.epoch.speedupPrefetchWorkersOverNeither.toFixed(3)}x`);
+console.table(scaleRows.map((r) => ({ workers: r.workers, 'ms/epoch': r.medianMs.toFixed(1), 'images/s': r.imagesPerSecond.toFixed(0), 'vs main thread': r.speedupOverMainThread.toFixed(2), 'vs 1 worker': r.speedupOverOneWorker?.toFixed(2) ?? '' })));
+images.dispose(); labels.dispose(); cifar.dispose();
+T.shutdown();
