@@ -32,7 +32,7 @@ const train = T.datasets.digits({ n: NTRAIN, seed: 1 }), test = T.datasets.digit
 const { transforms } = T.data;
 const scale = transforms.normalize({ mean: 0, std: 1 }); // v / 255
 const trainLoader = new T.data.DataLoader(new T.data.TensorDataset(train.images, train.labels), {
-  batchSize: BATCH, shuffle: true, seed: 12345, dropLast: true, workers: 1, prefetch: 4, device: hardwareGpu ? 'gpu' : 'cpu',
+  batchSize: BATCH, shuffle: true, seed: 12345, dropLast: true, workers: 1, persistentWorkers: true, prefetch: 4, device: hardwareGpu ? 'gpu' : 'cpu',
   transform: [transforms.randomCrop(28, { padding: 2 }), scale],
 });
 const testLoader = new T.data.DataLoader(new T.data.TensorDataset(test.images, test.labels), { batchSize: 500, transform: scale });

@@ -287,6 +287,21 @@ test(`${RUNTIME}: data: breaking out early frees batches in flight and ends the 
   x.dispose(); y.dispose();
 });
 
+test(`${RUNTIME}: data: prefetch N prepares N batches past the one taken; 0 prepares on demand`, async () => {
+  for (const prefetch of [0, 1, 3]) {
+    const asked: number[] = [];
+    const ds = new (class extends T.data.Dataset<number> { get length() { return 40; } get(i: number) { asked.push(i); return i; } })();
+    const it = new T.data.DataLoader(ds, { batchSize: 4, prefetch })[Symbol.asyncIterator]();
+    await it.next();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(asked.length, 4 * (1 + prefetch), `prefetch ${prefetch}: items read after the first batch`);
+    await it.next();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(asked.length, 4 * (2 + prefetch), `prefetch ${prefetch}: after the second`);
+    await it.return!();
+  }
+});
+
 test(`${RUNTIME}: data: persistentWorkers keeps the workers between epochs, with the same batches; close() ends them`, async () => {
   if (WORKERS.length === 1) return; // no workers where memory cannot be shared
   const img = T.tensor(Uint8Array.from({ length: 30 * 8 * 8 }, (_, i) => (i * 13) % 256), [30, 8, 8], { dtype: 'u8' }), ds = new T.data.TensorDataset(img);

@@ -206,7 +206,7 @@ class EpochIterator implements AsyncIterator<Batch> {
       await this.close();
       throw e;
     }
-    this.fill();
+    this.fill(true);
     const k = this.yielded, p = this.inflight.get(k);
     if (!p) {
       await this.close();
@@ -241,7 +241,7 @@ class EpochIterator implements AsyncIterator<Batch> {
     this.last = ready.tensors;
     this.stats.batches++;
     this.stats.samples += ready.tensors[0]?.shape[0] ?? 0;
-    this.fill();
+    this.fill(false);
     return { done: false, value: ready.value };
   }
 
@@ -293,9 +293,13 @@ class EpochIterator implements AsyncIterator<Batch> {
     return { shape, dtype, plan: this.loader.opts.collate ? null : compileColumn(steps, shape, dtype, i === 0 ? 'transform (column 0)' : i === 1 ? 'targetTransform (column 1)' : `column ${i}`) };
   }
 
-  /** Keep `prefetch` batches in flight past the one the loop waits for. */
-  private fill(): void {
-    while (!this.done && this.planned < this.total && this.inflight.size <= this.loader.prefetch && !this.ended) {
+  /**
+   * Plan batches up to `prefetch` past the next one the loop will take, and that one too when
+   * the loop is asking for it now (`asking`): with prefetch 0, a batch is made only on demand.
+   */
+  private fill(asking: boolean): void {
+    const upTo = this.yielded + this.loader.prefetch + (asking ? 1 : 0);
+    while (!this.done && this.planned < Math.min(this.total, upTo) && !this.ended) {
       const k = this.planned++;
       const p = this.prepare(k);
       p.catch(() => {}); // awaited by next(); a batch that fails before then must not be "unhandled"

@@ -10,6 +10,10 @@
  * GPU's timestamp queries, from its first compute pass's beginning to its last one's end,
  * placed on the host timeline inside its submit-to-completion window (backend/gpu-timestamps.ts).
  *
+ * The data loader adds a 'data' stream (its batch jobs, on a worker's clock moved onto the
+ * host's timeline by performance.timeOrigin) and 'wait' spans named 'data' on the host stream
+ * (the loop waiting for a batch that was not ready).
+ *
  * Placement decisions are not in the trace: `startExplain()` / `explain()` (place.ts) keep them.
  *
  * Cost when off: callers test the exported `tracing` flag before reading the clock.
