@@ -173,7 +173,12 @@ export class ReadbackRing {
 
   /** Unmapped and back in the pool before any read resumes, so its bytes are free by then. */
   private giveBack(c: ReadChunk, mapped: boolean): void {
-    if (mapped) c.buffer.unmap();
+    try {
+      if (mapped) c.buffer.unmap();
+    } catch {
+      // Deno throws OperationError when the device was destroyed (shutdown) since the map: the
+      // buffer is gone with it, and the reads already have their bytes or their error.
+    }
     this.pool.release(c.buffer);
   }
 }
