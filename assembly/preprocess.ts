@@ -14,19 +14,26 @@
   return <i32>(v < <i64>lo ? <i64>lo : v > <i64>hi ? <i64>hi : v);
 }
 
-/** n copies of v at p (f32), four at a time then one at a time: never past p + 4n. */
+/**
+ * n copies of v at p (f32): 4-wide stores, the last one moved back to end at p + 4n
+ * (overlapping the one before) when n is not a multiple of 4; one at a time when n < 4.
+ */
 // @ts-ignore: decorator
 @inline function fillF32(p: usize, n: i32, v: f32): void {
-  const vv = f32x4.splat(v);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(p + (<usize>i << 2), vv);
-  for (; i < n; i++) store<f32>(p + (<usize>i << 2), v);
+  if (n >= 4) {
+    const vv = f32x4.splat(v);
+    for (let i = 0; i < n - 4; i += 4) v128.store(p + (<usize>i << 2), vv);
+    v128.store(p + (<usize>(n - 4) << 2), vv);
+  } else {
+    for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), v);
+  }
 }
 
-/** Four i32 lanes (bytes 0..255) -> f32 * s + b, mul then add. */
+/** Four i32 lanes (bytes 0..255) -> f32 * s + b, mul then add. Signed convert: the lanes are
+ *  non-negative, so it is exact and the same as unsigned, which x64 lacks (V8 emulates it). */
 // @ts-ignore: decorator
 @inline function norm4(v: v128, s: v128, b: v128): v128 {
-  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_u(v), s), b);
+  return f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(v), s), b);
 }
 
 /**
@@ -103,51 +110,69 @@ export function u8_crop_flip_normalize(
 
   for (let y = y0; y < y1; y++) {
     const row = <usize>y * rowBytes;
+    // Padding first. With ow >= 4 an edge narrower than 4 is still one 4-wide store: it spills
+    // into the inside part, which is written after and overwrites it.
+    const l = ow >= 4 && x0 > 0 ? max(x0, 4) : x0;
+    const r = ow >= 4 && x1 < ow ? min(x1, ow - 4) : x1;
     for (let c = 0; c < ch; c++) {
       const f = pick(c, f0, f1, f2, f3), pc = out + <usize>c * plane + row;
-      fillF32(pc, x0, f);
-      fillF32(pc + (<usize>x1 << 2), ow - x1, f);
+      fillF32(pc, l, f);
+      fillF32(pc + (<usize>r << 2), ow - r, f);
     }
     // Source pixel of output column x is rl + x, or rl + ow - 1 - x flipped (usize arithmetic
     // wraps, so a negative left is fine: every pixel index used here is inside the image).
     const rl = <usize>(top + y) * <usize>w + <usize>left;
     const flipBase = rl + <usize>ow; // pixel of the group [x, x + n) flipped: flipBase - x - n
+    // Groups of g pixels, or of 4 when fewer than g are inside; instead of a tail, the last group
+    // moves back to end at x1, overlapping the one before (it recomputes the same values). Scalar
+    // code only when fewer than 4 pixels are inside.
+    const n = x1 - x0;
     let x = x0;
     if (ch == 1) {
-      for (; x + 16 <= x1; x += 16) {
-        let v = v128.load(src + (rev ? flipBase - <usize>x - 16 : rl + <usize>x));
-        if (rev) v = i8x16.swizzle(v, m0);
-        const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
-        const po = o0 + row + (<usize>x << 2);
-        v128.store(po, norm4(i32x4.extend_low_i16x8_u(lo), vs0, vb0));
-        v128.store(po, norm4(i32x4.extend_high_i16x8_u(lo), vs0, vb0), 16);
-        v128.store(po, norm4(i32x4.extend_low_i16x8_u(hi), vs0, vb0), 32);
-        v128.store(po, norm4(i32x4.extend_high_i16x8_u(hi), vs0, vb0), 48);
-      }
-      for (; x + 4 <= x1; x += 4) {
-        const v = v128.load32_zero(src + (rev ? flipBase - <usize>x - 4 : rl + <usize>x));
-        v128.store(o0 + row + (<usize>x << 2), norm4(i8x16.swizzle(v, m1), vs0, vb0));
+      if (n >= 16) {
+        for (; x < x1; x += 16) {
+          if (x + 16 > x1) x = x1 - 16;
+          let v = v128.load(src + (rev ? flipBase - <usize>x - 16 : rl + <usize>x));
+          if (rev) v = i8x16.swizzle(v, m0);
+          const lo = i16x8.extend_low_i8x16_u(v), hi = i16x8.extend_high_i8x16_u(v);
+          const po = o0 + row + (<usize>x << 2);
+          v128.store(po, norm4(i32x4.extend_low_i16x8_u(lo), vs0, vb0));
+          v128.store(po, norm4(i32x4.extend_high_i16x8_u(lo), vs0, vb0), 16);
+          v128.store(po, norm4(i32x4.extend_low_i16x8_u(hi), vs0, vb0), 32);
+          v128.store(po, norm4(i32x4.extend_high_i16x8_u(hi), vs0, vb0), 48);
+        }
+      } else if (n >= 4) {
+        for (; x < x1; x += 4) {
+          if (x + 4 > x1) x = x1 - 4;
+          const v = v128.load32_zero(src + (rev ? flipBase - <usize>x - 4 : rl + <usize>x));
+          v128.store(o0 + row + (<usize>x << 2), norm4(i8x16.swizzle(v, m1), vs0, vb0));
+        }
       }
     } else if (ch == 2) {
-      for (; x + 8 <= x1; x += 8) {
-        const v = v128.load(src + ((rev ? flipBase - <usize>x - 8 : rl + <usize>x) << 1));
-        const q = row + (<usize>x << 2);
-        v128.store(o0 + q, norm4(i8x16.swizzle(v, m0), vs0, vb0));
-        v128.store(o1 + q, norm4(i8x16.swizzle(v, m1), vs1, vb1));
-        v128.store(o0 + q, norm4(i8x16.swizzle(v, m2), vs0, vb0), 16);
-        v128.store(o1 + q, norm4(i8x16.swizzle(v, m3), vs1, vb1), 16);
+      if (n >= 8) {
+        for (; x < x1; x += 8) {
+          if (x + 8 > x1) x = x1 - 8;
+          const v = v128.load(src + ((rev ? flipBase - <usize>x - 8 : rl + <usize>x) << 1));
+          const q = row + (<usize>x << 2);
+          v128.store(o0 + q, norm4(i8x16.swizzle(v, m0), vs0, vb0));
+          v128.store(o1 + q, norm4(i8x16.swizzle(v, m1), vs1, vb1));
+          v128.store(o0 + q, norm4(i8x16.swizzle(v, m2), vs0, vb0), 16);
+          v128.store(o1 + q, norm4(i8x16.swizzle(v, m3), vs1, vb1), 16);
+        }
+      } else if (n >= 4) {
+        for (; x < x1; x += 4) {
+          if (x + 4 > x1) x = x1 - 4;
+          const v = v128.load64_zero(src + ((rev ? flipBase - <usize>x - 4 : rl + <usize>x) << 1));
+          const q = row + (<usize>x << 2);
+          v128.store(o0 + q, norm4(i8x16.swizzle(v, rev ? m2 : m0), vs0, vb0));
+          v128.store(o1 + q, norm4(i8x16.swizzle(v, rev ? m3 : m1), vs1, vb1));
+        }
       }
-      if (x + 4 <= x1) {
-        const v = v128.load64_zero(src + ((rev ? flipBase - <usize>x - 4 : rl + <usize>x) << 1));
-        const q = row + (<usize>x << 2);
-        v128.store(o0 + q, norm4(i8x16.swizzle(v, rev ? m2 : m0), vs0, vb0));
-        v128.store(o1 + q, norm4(i8x16.swizzle(v, rev ? m3 : m1), vs1, vb1));
-        x += 4;
-      }
-    } else {
+    } else if (n >= 4) {
       // ch 3 reads 12 bytes per group: one 16-byte load while it stays inside the image, else
       // 8 + 4 bytes (only a group among the last pixels of the image). ch 4 reads exactly 16.
-      for (; x + 4 <= x1; x += 4) {
+      for (; x < x1; x += 4) {
+        if (x + 4 > x1) x = x1 - 4;
         const off = (rev ? flipBase - <usize>x - 4 : rl + <usize>x) * ucw;
         const p = src + off;
         const v = off + 16 <= total ? v128.load(p) : v128.load32_lane(p, v128.load64_zero(p), 2, 8);
