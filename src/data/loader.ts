@@ -13,8 +13,8 @@
  * travels while step k computes.
  *
  * Ownership: the loader owns the tensors it yields and frees them when the loop asks for the
- * next batch or ends; keep a copy (`T.contiguous` of a view, or an op's result) to hold one
- * longer. Breaking out of the loop waits for batches in flight, frees them and ends the
+ * next batch or ends. Views and op results made from them hold their own reference to the
+ * storage, so `T.reshape(x, x.shape)` keeps a batch's data past that point. Breaking out of the loop waits for batches in flight, frees them and ends the
  * workers. Errors (a bad item, a transform that throws, a crashed worker) end the epoch and
  * come out of the loop as DataError naming the item's index.
  */
@@ -105,8 +105,9 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The most recent epoch's figures. */
   stats: EpochStats | null = null;
   private readonly steps: [readonly Transform[], readonly Transform[]];
-  /** Kept workers (persistentWorkers), started by the first epoch that needs them. */
+  /** Kept workers (persistentWorkers), started by the first epoch that needs them, and the memory they write. */
   private kept: Promise<DataWorkers | null> | null = null;
+  private keptMemory: WebAssembly.Memory | null = null;
 
   constructor(readonly dataset: Dataset | AsyncIterable<Item> | Iterable<Item>, readonly opts: DataLoaderOptions = {}) {
     const int = (v: unknown, name: string, dflt: number, min: number) => {
@@ -160,7 +161,12 @@ export class DataLoader implements AsyncIterable<Batch> {
   async startWorkers(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<{ workers: DataWorkers | null; kept: boolean }> {
     if (!this.opts.persistentWorkers) return { workers: await DataWorkers.start(this.workers, module, memory), kept: false };
     const had = this.kept && (await this.kept);
-    if (!had || had.failure) this.kept = DataWorkers.start(this.workers, module, memory);
+    // A new engine (init() with other threads) has a new memory: kept workers would write the old one.
+    if (!had || had.failure || this.keptMemory !== memory) {
+      had?.terminate();
+      this.kept = DataWorkers.start(this.workers, module, memory);
+      this.keptMemory = memory;
+    }
     return { workers: await this.kept, kept: true };
   }
 }
