@@ -341,6 +341,24 @@ test(`${RUNTIME}: data: batches land on the gpu, uploaded ahead; the trace has d
   x.dispose(); y.dispose();
 });
 
+test(`${RUNTIME}: data: on an engine without shared memory (a plain module, as edge runtimes pass), workers fall back to this thread`, async () => {
+  const { wasmModule } = await import('../src/runtime.ts');
+  const threads = T.info().cpu.threads;
+  await T.init({ threads: 1, wasm: await wasmModule(undefined, 'simd', false) });
+  try {
+    const img = T.tensor(Uint8Array.from({ length: 10 * 4 * 4 }, (_, i) => i % 256), [10, 4, 4], { dtype: 'u8' });
+    const loader = new T.data.DataLoader(new T.data.TensorDataset(img), { batchSize: 4, workers: 2, transform: tr.randomFlip({ p: 1 }) });
+    const got = await epoch(loader);
+    assert.is(loader.stats?.workers, 0, 'no workers without shared memory');
+    assert.equal(got.map(([x]) => x.shape), [[4, 1, 4, 4], [4, 1, 4, 4], [2, 1, 4, 4]]);
+    const first = got[0][0].values.slice(0, 16), want = Array.from({ length: 16 }, (_, j) => (4 * Math.floor(j / 4) + 3 - (j % 4)) / 255);
+    first.forEach((v, j) => assert.ok(Math.abs(v - want[j]) < 1e-6, `value ${j}: ${v} != ${want[j]}`));
+    img.dispose();
+  } finally {
+    await T.init({ threads }); // a new engine on the default build
+  }
+});
+
 test(`${RUNTIME}: data: bad options and bad transforms are refused with typed errors`, async () => {
   const x = rows(4, 2), ds = new T.data.TensorDataset(x);
   const refuses = (fn: () => unknown, pattern: RegExp, type: new (...a: never[]) => Error = T.TandemError) =>
