@@ -166,9 +166,9 @@ test(`${RUNTIME}: data: image transforms: normalize, flip, crop with padding mat
   }
 });
 
-test(`${RUNTIME}: data: oneHot targets; a label out of range names its item`, async () => {
-  const n = 9, x = rows(n, 2), y = labels(n, 5), ds = new T.data.TensorDataset(x, y);
-  for (const workers of WORKERS) {
+test(`${RUNTIME}: data: oneHot targets (i32 and u8 labels); a label out of range names its item`, async () => {
+  const n = 9, x = rows(n, 2), y = labels(n, 5), y8 = T.cast(y, 'u8');
+  for (const [workers, ds] of WORKERS.flatMap((w) => [[w, new T.data.TensorDataset(x, y)], [w, new T.data.TensorDataset(x, y8)]] as const)) {
     const got = await epoch(new T.data.DataLoader(ds, { batchSize: 4, targetTransform: tr.oneHot(5), workers }));
     got.forEach(([, yb], k) => {
       const m = Math.min(4, n - 4 * k);
@@ -182,7 +182,7 @@ test(`${RUNTIME}: data: oneHot targets; a label out of range names its item`, as
       await rejects(epoch(new T.data.DataLoader(new T.data.TensorDataset(xs, bad), { batchSize: 2, targetTransform: tr.oneHot(5), workers })), /item 3 .*label 9 is outside 0\.\.4/);
     });
   }
-  for (const t of [x, y, bad, xs]) t.dispose();
+  for (const t of [x, y, y8, bad, xs]) t.dispose();
 });
 
 class Numbers extends T.data.Dataset {

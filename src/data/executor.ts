@@ -59,7 +59,6 @@ export function runJob(exports: Record<string, (...a: number[]) => unknown>, mem
   for (const col of job.cols) {
     const kernel = exports.u8_crop_flip_normalize;
     const a = col.affine;
-    if (col.kind === 'oneHot') u8.fill(0, col.dst, col.dst + job.n * col.dstStride);
     const f32 = col.kind === 'oneHot' ? new Float32Array(buf, col.dst, job.n * col.classes) : null;
     for (let s = 0; s < job.n; s++) {
       const item = col.index[s];
@@ -72,7 +71,12 @@ export function runJob(exports: Record<string, (...a: number[]) => unknown>, mem
       } else {
         const label = col.labelDType === 'u8' ? u8[from] : new Int32Array(buf, from, 1)[0];
         if (!(label >= 0 && label < col.classes)) throw fail(s, new RangeError(`label ${label} is outside 0..${col.classes - 1} of oneHot(${col.classes})`));
-        (f32 as Float32Array)[s * col.classes + label] = 1;
+        if (col.labelDType === 'i32') {
+          exports.one_hot(from, to, 1, col.classes, 0x3f800000); // the row: zeros and an f32 1
+        } else {
+          u8.fill(0, to, to + col.dstStride);
+          (f32 as Float32Array)[s * col.classes + label] = 1;
+        }
       }
       if (col.customs.length === 0) continue;
       // A custom step sees the sample in place, as a typed array of its dtype, with a seeded random().
