@@ -10,9 +10,10 @@ import { fma, hsum } from './simd';
  * call, so the branch folds away). Every x - m is <= 0 or NaN, so this is expNegV, written out
  * for eight vectors at once with each step applied to all eight before the next. V8 emits Wasm
  * in order and one exp is a ~20-deep dependency chain: eight chains keep the core busy where
- * four left it waiting, although x64's 16 vector registers cannot hold them all (V8 spills a
- * few). Softmax [256, 1000] on this 2-core EPYC: 4 chains 1.6x slower than 8 when written one
- * after another, 1.15-1.2x slower interleaved; 12 and 16 chains were slower again.
+ * four left it waiting, although x64's 16 vector registers cannot hold them all (V8 spills
+ * about 4 vectors per chain and trip). Softmax [256, 1000] on this 2-core EPYC, interleaved
+ * chains: 8 are 1.15-1.2x faster than 4, 6 lie between, 12 and 16 were slower again; so were
+ * per-chain copies of the constants (2x slower) and computing the flush mask early (5%).
  * In the relaxed-SIMD build its multiply-adds fuse (another ~20%), so there its bits may differ
  * by an ulp from expNegV's and the scalar twin's; the plain build gives the same bits.
  */
