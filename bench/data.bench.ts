@@ -7,11 +7,14 @@
  *    only (made ahead on this thread), and prefetch + one data worker. Modes interleave in
  *    rounds; medians. One traced epoch per mode gives the fraction of the epoch the training
  *    loop spent waiting for data: the 'wait' spans named 'data' on the host stream, summed,
- *    over the epoch's wall time. Per-batch preprocessing and compute times are reported so the
+ *    over the epoch's wall time. Per-batch preprocessing (the job), planning (this thread's share:
+ *    indices, random choices, allocation) and compute times are reported so the
  *    condition "preprocessing a batch costs less than computing it" can be read off. A second
  *    configuration adds a JavaScript step of the user's own (pixel noise), a pipeline whose
- *    preprocessing is a larger share of the step.
- * 2. Worker scaling of preprocessing alone: CIFAR-shaped u8 images [32, 32, 3], random crop
+ *    preprocessing is a larger share of the step. Both run with the cpu engine on 2 threads
+ *    (the demo's setting: both cores compute, so a data worker's time comes out of the GEMM's
+ *    second thread) and on 1 thread (a core left for the data worker).
+ * 2. Worker scaling of preprocessing alone: 8192 CIFAR-shaped u8 images [32, 32, 3], random crop
  *    32 with padding 4, random flip, per-channel normalize; batches of 256 consumed with no
  *    compute; images per second with the work on this thread (0 workers) and on 1 .. cores
  *    workers (kept between epochs, so start-up is not in the figure).
@@ -21,13 +24,16 @@
  *    trace, the steps whose next batch's upload started before their own gpu batch completed
  *    (bench/pipeline.ts `overlaps`): the upload of batch k+1 runs while step k computes.
  *
- * The cpu engine runs with threads: 'auto' (the demo's setting); data workers share the cores.
+ *
+ * Timing is a plain performance.now() around each epoch, not tinybench: its task runner added
+ * about 1 ms to every event-loop turn a task yields (measured here: an epoch of 16 batches made
+ * on this thread, which yields once per batch, took 27-35 ms under tinybench and 10-12 ms in a
+ * plain loop, one process, same loader), and the loader's main-thread path yields per batch.
  *
  *   npm run bench:data
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Bench } from 'tinybench';
 import * as T from '../src/index.ts';
 
 const info = await T.init({ threads: 'auto' });
@@ -35,11 +41,11 @@ if (info.gpu) await T.calibrate(); // now, not in the background of a timed epoc
 const cores = availableParallelism();
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+/** Wall time of one run of fn, ms. */
+const timed = async (fn: () => Promise<unknown>) => { const t0 = performance.now(); await fn(); return performance.now() - t0; };
 
 // ---------- 1. the demo's epoch ----------
 const NTRAIN = 10_000, BATCH = 128;
-const { images, labels } = T.datasets.digits({ n: NTRAIN, seed: 1 });
-const ds = new T.data.TensorDataset(images, labels);
 const { transforms } = T.data;
 const steps = [transforms.randomCrop(28, { padding: 2 }), transforms.normalize({ mean: 0, std: 1 })];
 // The same with a step of the user's own in JavaScript (pixel noise, a random() per pixel): a
@@ -54,8 +60,7 @@ const modes = {
 } as const;
 type Mode = keyof typeof modes;
 
-const model = new T.nn.Sequential(new T.nn.Linear(784, 256, { seed: 1, device: 'cpu' }), new T.nn.ReLU(), new T.nn.Linear(256, 10, { seed: 2, device: 'cpu' }));
-const opt = new T.optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
+let model: T.nn.Sequential, opt: T.optim.AdamW;
 
 /** One epoch of training on `loader`; the loss is read back every step, as the demo does. */
 async function trainEpoch(loader: T.data.DataLoader): Promise<number> {
@@ -73,27 +78,35 @@ async function trainEpoch(loader: T.data.DataLoader): Promise<number> {
   return last;
 }
 
-interface EpochRow { config: Config; mode: Mode; medianMs: number; samples: number; waitFraction: number; waitMsTraced: number; tracedEpochMs: number; statsWaitFraction: number; prepareMsPerBatch: number; computeMsPerBatch: number; batches: number }
+interface EpochRow { engineThreads: number; config: Config; mode: Mode; medianMs: number; samples: number; waitFraction: number; waitMsTraced: number; tracedEpochMs: number; statsWaitFraction: number; prepareMsPerBatch: number; planMsPerBatch: number; computeMsPerBatch: number; batches: number }
 const epochRows: EpochRow[] = [];
+// The engine on 2 threads (the demo's setting: both cores compute, so a data worker takes its
+// time from the GEMM's second thread) and on 1 (a core left for the data worker).
+for (const engineThreads of [cores, 1]) {
+  await T.init({ threads: engineThreads });
+  if (info.gpu) await T.calibrate();
+  const { images, labels } = T.datasets.digits({ n: NTRAIN, seed: 1 });
+  const ds = new T.data.TensorDataset(images, labels);
+  model = new T.nn.Sequential(new T.nn.Linear(784, 256, { seed: 1, device: 'cpu' }), new T.nn.ReLU(), new T.nn.Linear(256, 10, { seed: 2, device: 'cpu' }));
+  opt = new T.optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
 for (const config of Object.keys(configs) as Config[]) {
   const loaders = Object.fromEntries(Object.entries(modes).map(([m, o]) => [m, new T.data.DataLoader(ds, { batchSize: BATCH, shuffle: true, seed: 7, dropLast: true, transform: configs[config], ...o })])) as Record<Mode, T.data.DataLoader>;
   const times = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
   const waits = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
   const prep = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
+  const plan = new Map<Mode, number[]>(Object.keys(modes).map((m) => [m as Mode, []]));
   for (let round = 0; round <= ROUNDS; round++) {
-    const bench = new Bench({ time: 0, iterations: 1, warmup: false, retainSamples: true });
-    for (const m of Object.keys(modes) as Mode[]) {
-      bench.add(m, async () => { await trainEpoch(loaders[m]); });
-    }
-    await bench.run();
+    const took = new Map<Mode, number>();
+    for (const m of Object.keys(modes) as Mode[]) took.set(m, await timed(() => trainEpoch(loaders[m])));
     if (round === 0) continue; // warm-up: Wasm tier-up, worker start, allocator slabs
-    for (const t of bench.tasks) {
-      const m = t.name as Mode, st = loaders[m].stats!;
-      times.get(m)!.push(...((t.result as { latency?: { samples?: number[] } }).latency?.samples ?? []));
+    for (const [m, ms] of took) {
+      const st = loaders[m].stats!;
+      times.get(m)!.push(ms);
       waits.get(m)!.push(st.waitMs / st.elapsedMs);
       prep.get(m)!.push(st.prepareMs / st.batches);
+      plan.get(m)!.push(st.planMs / st.batches);
     }
-    console.error(`${config}, round ${round}: ${[...times].map(([m, xs]) => `${m} ${xs.at(-1)!.toFixed(0)} ms`).join(', ')}`);
+    console.error(`${engineThreads} engine thread(s), ${config}, round ${round}: ${[...times].map(([m, xs]) => `${m} ${xs.at(-1)!.toFixed(0)} ms`).join(', ')}`);
   }
   // One traced epoch per mode: the waiting fraction from the trace itself.
   for (const m of Object.keys(modes) as Mode[]) {
@@ -106,38 +119,41 @@ for (const config of Object.keys(configs) as Config[]) {
     const med = median(times.get(m)!), batches = loaders[m].stats!.batches;
     const prepMs = median(prep.get(m)!);
     epochRows.push({
-      config, mode: m, medianMs: med, samples: times.get(m)!.length, waitFraction: waitMs / epochMs, waitMsTraced: waitMs, tracedEpochMs: epochMs,
-      statsWaitFraction: median(waits.get(m)!), prepareMsPerBatch: prepMs,
+      engineThreads, config, mode: m, medianMs: med, samples: times.get(m)!.length, waitFraction: waitMs / epochMs, waitMsTraced: waitMs, tracedEpochMs: epochMs,
+      statsWaitFraction: median(waits.get(m)!), prepareMsPerBatch: prepMs, planMsPerBatch: median(plan.get(m)!),
       computeMsPerBatch: (med * (1 - median(waits.get(m)!))) / batches, batches,
     });
   }
   for (const l of Object.values(loaders)) await l.close();
 }
+  images.dispose(); labels.dispose();
+  for (const p of model.parameters()) p.dispose();
+}
+await T.init({ threads: 'auto' });
 
 // ---------- 2. worker scaling of preprocessing alone ----------
-const NIMG = 4096, CB = 256;
+const NIMG = 8192, CB = 256;
 const pixels = new Uint8Array(NIMG * 32 * 32 * 3);
 for (let i = 0, x = 12345; i < pixels.length; i++) { x = (x * 1103515245 + 12345) >>> 0; pixels[i] = x >>> 24; }
 const cifar = T.tensor(pixels, [NIMG, 32, 32, 3], { dtype: 'u8' });
 const cifarDs = new T.data.TensorDataset(cifar);
 const cifarSteps = [transforms.randomCrop(32, { padding: 4 }), transforms.randomFlip(), transforms.normalize({ mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26] })];
 const counts = Array.from({ length: cores + 1 }, (_, i) => i);
-const scaleLoaders = counts.map((w) => new T.data.DataLoader(cifarDs, { batchSize: CB, shuffle: true, seed: 3, workers: w, prefetch: Math.max(2, 2 * w), persistentWorkers: true, transform: cifarSteps }));
+const scaleLoaders = counts.map((w) => new T.data.DataLoader(cifarDs, { batchSize: CB, shuffle: true, seed: 3, workers: w, prefetch: 4 * Math.max(1, w), persistentWorkers: true, transform: cifarSteps }));
 const drain = async (l: T.data.DataLoader) => { for await (const _b of l) { /* consume: the loader frees each batch */ } };
-interface ScaleRow { workers: number; medianMs: number; imagesPerSecond: number; speedupOverMainThread: number; speedupOverOneWorker: number | null }
+interface ScaleRow { workers: number; medianMs: number; prepareMsPerBatch: number; imagesPerSecond: number; speedupOverMainThread: number; speedupOverOneWorker: number | null }
 const scaleRows: ScaleRow[] = [];
 {
   const times = counts.map(() => [] as number[]);
   for (let round = 0; round <= ROUNDS; round++) {
-    const bench = new Bench({ time: 0, iterations: 1, warmup: false, retainSamples: true });
-    counts.forEach((w) => bench.add(`${w}`, () => drain(scaleLoaders[w])));
-    await bench.run();
+    const took: number[] = [];
+    for (const w of counts) took.push(await timed(() => drain(scaleLoaders[w])));
     if (round === 0) continue;
-    bench.tasks.forEach((t, i) => times[i].push(...((t.result as { latency?: { samples?: number[] } }).latency?.samples ?? [])));
+    took.forEach((ms, i) => times[i].push(ms));
   }
   const meds = times.map(median);
   counts.forEach((w) => scaleRows.push({
-    workers: w, medianMs: meds[w], imagesPerSecond: NIMG / (meds[w] / 1000), speedupOverMainThread: meds[0] / meds[w],
+    workers: w, medianMs: meds[w], prepareMsPerBatch: scaleLoaders[w].stats!.prepareMs / scaleLoaders[w].stats!.batches, imagesPerSecond: NIMG / (meds[w] / 1000), speedupOverMainThread: meds[0] / meds[w],
     speedupOverOneWorker: w >= 1 ? meds[1] / meds[w] : null,
   }));
   for (const l of scaleLoaders) await l.close();
@@ -173,17 +189,18 @@ if (info.gpu) {
   console.log(`staging: the next batch's upload began before the step's gpu batch completed on ${staging.overlapped} of ${staging.steps} steps`);
 }
 
-const speedup = (c: Config) => epochRows.find((r) => r.config === c && r.mode === 'neither')!.medianMs / epochRows.find((r) => r.config === c && r.mode === 'prefetch + 1 worker')!.medianMs;
+const speedup = (t: number, c: Config) => epochRows.find((r) => r.engineThreads === t && r.config === c && r.mode === 'neither')!.medianMs / epochRows.find((r) => r.engineThreads === t && r.config === c && r.mode === 'prefetch + 1 worker')!.medianMs;
+const speedups = [cores, 1].flatMap((t) => (Object.keys(configs) as Config[]).map((c) => ({ engineThreads: t, config: c, speedup: speedup(t, c) })));
 const result = {
   date: new Date().toISOString(),
   machine: { cores, cpuThreads: info.cpu.threads, relaxedSimd: info.cpu.relaxedSimd },
-  epoch: { trainImages: NTRAIN, batch: BATCH, rows: epochRows, speedupPrefetchWorkerOverNeither: Object.fromEntries(Object.keys(configs).map((c) => [c, speedup(c as Config)])) },
+  epoch: { trainImages: NTRAIN, batch: BATCH, rows: epochRows, speedupPrefetchWorkerOverNeither: speedups },
   scaling: { images: NIMG, batch: CB, rows: scaleRows },
   staging: staging ? { adapter: info.gpu?.adapter, ...staging } : null,
 };
 writeFileSync(new URL('./results/data.json', import.meta.url), JSON.stringify(result, null, 2));
-console.table(epochRows.map((r) => ({ config: r.config, mode: r.mode, 'epoch ms': r.medianMs.toFixed(1), 'wait % (trace)': (100 * r.waitFraction).toFixed(2), 'wait % (stats)': (100 * r.statsWaitFraction).toFixed(2), 'prep ms/batch': r.prepareMsPerBatch.toFixed(3), 'compute ms/batch': r.computeMsPerBatch.toFixed(3) })));
-for (const c of Object.keys(configs) as Config[]) console.log(`${c}: prefetch + worker vs neither ${speedup(c).toFixed(3)}x`);
-console.table(scaleRows.map((r) => ({ workers: r.workers, 'ms/epoch': r.medianMs.toFixed(1), 'images/s': r.imagesPerSecond.toFixed(0), 'vs main thread': r.speedupOverMainThread.toFixed(2), 'vs 1 worker': r.speedupOverOneWorker?.toFixed(2) ?? '' })));
-images.dispose(); labels.dispose(); cifar.dispose();
+console.table(epochRows.map((r) => ({ threads: r.engineThreads, config: r.config, mode: r.mode, 'epoch ms': r.medianMs.toFixed(1), 'wait % (trace)': (100 * r.waitFraction).toFixed(2), 'wait % (stats)': (100 * r.statsWaitFraction).toFixed(2), 'prep ms/batch': r.prepareMsPerBatch.toFixed(3), 'plan ms/batch': r.planMsPerBatch.toFixed(3), 'compute ms/batch': r.computeMsPerBatch.toFixed(3) })));
+for (const r of speedups) console.log(`engine on ${r.engineThreads} thread(s), ${r.config}: prefetch + worker vs neither ${r.speedup.toFixed(3)}x`);
+console.table(scaleRows.map((r) => ({ workers: r.workers, 'ms/epoch': r.medianMs.toFixed(1), 'job ms/batch': r.prepareMsPerBatch.toFixed(3), 'images/s': r.imagesPerSecond.toFixed(0), 'vs main thread': r.speedupOverMainThread.toFixed(2), 'vs 1 worker': r.speedupOverOneWorker?.toFixed(2) ?? '' })));
+cifar.dispose();
 T.shutdown();

@@ -71,6 +71,8 @@ export interface EpochStats {
   waitMs: number;
   /** Time spent running batch jobs, summed over workers, ms. */
   prepareMs: number;
+  /** Time this thread spent planning batches (indices, random choices, allocation, the job), ms. */
+  planMs: number;
   /** From the first next() to the end of the epoch, ms. */
   elapsedMs: number;
 }
@@ -199,7 +201,7 @@ class EpochIterator implements AsyncIterator<Batch> {
   private readonly stats: EpochStats;
 
   constructor(private readonly loader: DataLoader, private readonly epoch: number, private readonly steps: [readonly Transform[], readonly Transform[]]) {
-    this.stats = { epoch, batches: 0, samples: 0, workers: 0, waitMs: 0, prepareMs: 0, elapsedMs: 0 };
+    this.stats = { epoch, batches: 0, samples: 0, workers: 0, waitMs: 0, prepareMs: 0, planMs: 0, elapsedMs: 0 };
     loader.stats = this.stats;
   }
 
@@ -212,13 +214,15 @@ class EpochIterator implements AsyncIterator<Batch> {
       await this.close();
       throw e;
     }
-    this.fill(true);
+    // Planned ahead by the previous call unless prefetch is 0 (or this is the first call).
+    if (!this.inflight.has(this.yielded)) this.fill(true);
     const k = this.yielded, p = this.inflight.get(k);
     if (!p) {
       await this.close();
       return { done: true, value: undefined };
     }
     const t0 = performance.now();
+    this.workers?.poll(); // finished batches settle now, not an event-loop turn later
     let ready: Ready | null;
     try {
       ready = await p;
@@ -338,6 +342,7 @@ class EpochIterator implements AsyncIterator<Batch> {
     }
     if (this.loader.opts.collate) return this.collated(items as Item[]);
     const staged = items ? await this.stage(items, ids) : null;
+    const tPlan = performance.now();
     const outs: Tensor[] = [];
     let safe = true;
     try {
@@ -361,6 +366,9 @@ class EpochIterator implements AsyncIterator<Batch> {
       });
       let timing: JobTiming;
       try {
+        const tPlanned = performance.now();
+        this.stats.planMs += tPlanned - tPlan;
+        if (tracing) span('data', `plan ${k}`, 'host', tPlan, tPlanned, { batch: k });
         timing = await this.run(job, fns, sources);
       } catch (e) {
         const err = e as Error & { sample?: number; unsafe?: boolean };

@@ -167,6 +167,14 @@ function key(seed: number, epoch: number, pos: number, col: number): number {
   return h;
 }
 
+/** Number `i` of the u32 stream keyed by `k`: counter-based (splitmix32's finaliser), no state to allocate. */
+function draw(k: number, i: number): number {
+  let z = (k + Math.imul(i + 1, 0x9e3779b9)) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
 /**
  * Each sample's [top, left, flip] for an image column and its custom-step seed, for the samples
  * at epoch positions `first` .. `first + n - 1`.
@@ -175,16 +183,16 @@ export function drawSamples(plan: ColumnPlan, seed: number, epoch: number, first
   const window = plan.kind === 'image' ? new Int32Array(3 * n) : null;
   const seeds = plan.customs.length > 0 ? new Uint32Array(n) : null;
   if (!window && !seeds) return { window, seeds };
+  const p = plan.padding, rows = plan.h + 2 * p - plan.oh + 1, cols = plan.w + 2 * p - plan.ow + 1;
   for (let s = 0; s < n; s++) {
-    const rng = new Rng(key(seed, epoch, first + s, col));
+    const k = key(seed, epoch, first + s, col);
     if (window) {
-      const p = plan.padding;
       // An offset in the padded image, shifted back to source coordinates (negative: padding).
-      window[3 * s] = plan.cropped ? (rng.nextU32() % (plan.h + 2 * p - plan.oh + 1)) - p : 0;
-      window[3 * s + 1] = plan.cropped ? (rng.nextU32() % (plan.w + 2 * p - plan.ow + 1)) - p : 0;
-      window[3 * s + 2] = plan.flipP > 0 && rng.uniform() < plan.flipP ? 1 : 0;
+      window[3 * s] = plan.cropped ? (draw(k, 0) % rows) - p : 0;
+      window[3 * s + 1] = plan.cropped ? (draw(k, 1) % cols) - p : 0;
+      window[3 * s + 2] = plan.flipP > 0 && draw(k, 2) / 4294967296 < plan.flipP ? 1 : 0;
     }
-    if (seeds) seeds[s] = rng.nextU32();
+    if (seeds) seeds[s] = draw(k, 3);
   }
   return { window, seeds };
 }

@@ -1,8 +1,11 @@
 /**
  * Data workers: threads that run planned batches (executor.ts) on the cpu engine's own Wasm
  * module and shared memory, so a batch is written straight into the tensors the loader hands
- * out. One postMessage per batch each way: a batch is milliseconds of work, so the message
- * costs nothing that matters, and the main thread never blocks on a worker.
+ * out. A job goes out by postMessage; its completion comes back twice: as a shared-memory flag
+ * (the job id, stored with Atomics in a ring of slots, with its start and end times beside it)
+ * and as a message. `poll()` reads the flags: a training loop that never yields to the event
+ * loop between steps would otherwise see a finished batch only one event-loop turn later,
+ * which measured as long as making the batch. Errors come back by message only.
  *
  * Failure: a job that throws comes back as an error naming its sample; a worker that dies (an
  * uncaught error, process.exit in Node) fails every job it holds and refuses new ones, so the
@@ -16,12 +19,14 @@ import { type AnyWorker, spawnWorker } from '../backend/pool.js';
 import { type BatchJob, runJob } from './executor.js';
 
 const START_TIMEOUT_MS = 10_000;
+/** Completion slots: job id % RING. More jobs than this in flight at once would share a slot. */
+const RING = 1024;
 
 // The worker's program: the executor's own text, and a message loop around it.
 const WORKER_SOURCE = `
 var __name = (f) => f; // tsx wraps named functions with __name(); the worker has no such helper
 ${runJob.toString()}
-let post, exports = null, memory = null;
+let post, exports = null, memory = null, status = null, times = null;
 const compiled = new Map();
 const fnOf = (src) => {
   let f = compiled.get(src);
@@ -33,13 +38,19 @@ function onMessage(m) {
   if (m.type === 'init') {
     exports = new WebAssembly.Instance(m.module, { env: { memory: m.memory } }).exports;
     memory = m.memory;
+    status = new Int32Array(m.status);
+    times = new Float64Array(m.times);
     post({ type: 'ready' });
     return;
   }
   const t0 = clock();
   try {
     runJob(exports, memory, m.job, m.sources.map(fnOf));
-    post({ type: 'done', id: m.id, t0, t1: clock() });
+    const t1 = clock(), slot = m.id % ${RING};
+    times[2 * slot] = t0;
+    times[2 * slot + 1] = t1;
+    Atomics.store(status, slot, m.id); // after the times: a reader that sees the id sees them
+    post({ type: 'done', id: m.id, t0, t1 });
   } catch (e) {
     post({ type: 'error', id: m.id, message: String((e && e.message) || e), sample: e && e.sample });
   }
@@ -77,6 +88,8 @@ export function destroyDataWorkers(): void {
 export class DataWorkers {
   private nextId = 1;
   private readonly origin = performance.timeOrigin;
+  private readonly status = new Int32Array(new SharedArrayBuffer(4 * RING));
+  private readonly times = new Float64Array(new SharedArrayBuffer(16 * RING));
 
   private constructor(private readonly slots: Slot[]) {}
 
@@ -96,7 +109,7 @@ export class DataWorkers {
       }
       const pool = new DataWorkers(slots);
       for (const s of slots) pool.listen(s);
-      for (const s of slots) s.worker.postMessage({ type: 'init', module, memory });
+      for (const s of slots) s.worker.postMessage({ type: 'init', module, memory, status: pool.status.buffer, times: pool.times.buffer });
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('data workers did not start')), START_TIMEOUT_MS); });
       try {
@@ -145,6 +158,20 @@ export class DataWorkers {
       // preventDefault: Deno would otherwise rethrow a worker's uncaught error in this thread.
       web.onerror = (e: { message?: string; preventDefault?(): void }) => { e.preventDefault?.(); die(e.message ?? 'an uncaught error'); };
       web.onmessageerror = () => die('a message could not be read');
+    }
+  }
+
+  /** Settle every job whose worker has flagged it done, now, without waiting for its message. */
+  poll(): void {
+    for (const slot of this.slots) {
+      if (slot.dead) continue;
+      for (const [id, p] of slot.jobs) {
+        const at = id % RING;
+        if (id === 0 || Atomics.load(this.status, at) !== id) continue;
+        slot.jobs.delete(id);
+        if (slot.jobs.size === 0) (slot.worker as NodeWorker).unref?.();
+        p.resolve({ worker: slot.index, t0: this.times[2 * at] - this.origin, t1: this.times[2 * at + 1] - this.origin });
+      }
     }
   }
 
