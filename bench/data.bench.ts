@@ -41,6 +41,7 @@ if (info.gpu) await T.calibrate(); // now, not in the background of a timed epoc
 const cores = availableParallelism();
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 /** Wall time of one run of fn, ms. */
 const timed = async (fn: () => Promise<unknown>) => { const t0 = performance.now(); await fn(); return performance.now() - t0; };
 
@@ -78,7 +79,7 @@ async function trainEpoch(loader: T.data.DataLoader): Promise<number> {
   return last;
 }
 
-interface EpochRow { engineThreads: number; config: Config; mode: Mode; medianMs: number; samples: number; waitFraction: number; waitMsTraced: number; tracedEpochMs: number; statsWaitFraction: number; prepareMsPerBatch: number; planMsPerBatch: number; computeMsPerBatch: number; batches: number }
+interface EpochRow { engineThreads: number; config: Config; mode: Mode; medianMs: number; p25Ms: number; p75Ms: number; samples: number; waitFraction: number; waitMsTraced: number; tracedEpochMs: number; statsWaitFraction: number; prepareMsPerBatch: number; planMsPerBatch: number; computeMsPerBatch: number; batches: number }
 const epochRows: EpochRow[] = [];
 // The engine on 2 threads (the demo's setting: both cores compute, so a data worker takes its
 // time from the GEMM's second thread) and on 1 (a core left for the data worker).
@@ -119,7 +120,7 @@ for (const config of Object.keys(configs) as Config[]) {
     const med = median(times.get(m)!), batches = loaders[m].stats!.batches;
     const prepMs = median(prep.get(m)!);
     epochRows.push({
-      engineThreads, config, mode: m, medianMs: med, samples: times.get(m)!.length, waitFraction: waitMs / epochMs, waitMsTraced: waitMs, tracedEpochMs: epochMs,
+      engineThreads, config, mode: m, medianMs: med, p25Ms: quantile(times.get(m)!, 0.25), p75Ms: quantile(times.get(m)!, 0.75), samples: times.get(m)!.length, waitFraction: waitMs / epochMs, waitMsTraced: waitMs, tracedEpochMs: epochMs,
       statsWaitFraction: median(waits.get(m)!), prepareMsPerBatch: prepMs, planMsPerBatch: median(plan.get(m)!),
       computeMsPerBatch: (med * (1 - median(waits.get(m)!))) / batches, batches,
     });
@@ -199,7 +200,7 @@ const result = {
   staging: staging ? { adapter: info.gpu?.adapter, ...staging } : null,
 };
 writeFileSync(new URL('./results/data.json', import.meta.url), JSON.stringify(result, null, 2));
-console.table(epochRows.map((r) => ({ threads: r.engineThreads, config: r.config, mode: r.mode, 'epoch ms': r.medianMs.toFixed(1), 'wait % (trace)': (100 * r.waitFraction).toFixed(2), 'wait % (stats)': (100 * r.statsWaitFraction).toFixed(2), 'prep ms/batch': r.prepareMsPerBatch.toFixed(3), 'plan ms/batch': r.planMsPerBatch.toFixed(3), 'compute ms/batch': r.computeMsPerBatch.toFixed(3) })));
+console.table(epochRows.map((r) => ({ threads: r.engineThreads, config: r.config, mode: r.mode, 'epoch ms': r.medianMs.toFixed(1), 'p25-p75': `${r.p25Ms.toFixed(0)}-${r.p75Ms.toFixed(0)}`, 'wait % (trace)': (100 * r.waitFraction).toFixed(2), 'wait % (stats)': (100 * r.statsWaitFraction).toFixed(2), 'prep ms/batch': r.prepareMsPerBatch.toFixed(3), 'plan ms/batch': r.planMsPerBatch.toFixed(3), 'compute ms/batch': r.computeMsPerBatch.toFixed(3) })));
 for (const r of speedups) console.log(`engine on ${r.engineThreads} thread(s), ${r.config}: prefetch + worker vs neither ${r.speedup.toFixed(3)}x`);
 console.table(scaleRows.map((r) => ({ workers: r.workers, 'ms/epoch': r.medianMs.toFixed(1), 'job ms/batch': r.prepareMsPerBatch.toFixed(3), 'images/s': r.imagesPerSecond.toFixed(0), 'vs main thread': r.speedupOverMainThread.toFixed(2), 'vs 1 worker': r.speedupOverOneWorker?.toFixed(2) ?? '' })));
 cifar.dispose();
