@@ -25,6 +25,10 @@
  *    (bench/pipeline.ts `overlaps`): the upload of batch k+1 runs while step k computes.
  *
  *
+ * The epoch comparison is also made per round (neither over prefetch + worker, epochs of the same
+ * round), which cancels the machine's slower and faster stretches: medians alone drift by
+ * +-5-10% between runs here, more than the demo pipeline's whole preprocessing share.
+ *
  * Timing is a plain performance.now() around each epoch, not tinybench: its task runner added
  * about 1 ms to every event-loop turn a task yields (measured here: an epoch of 16 batches made
  * on this thread, which yields once per batch, took 27-35 ms under tinybench and 10-12 ms in a
@@ -79,6 +83,8 @@ async function trainEpoch(loader: T.data.DataLoader): Promise<number> {
   return last;
 }
 
+/** Per round, neither's epoch time over prefetch + worker's (same round, so the same machine state). */
+const paired = new Map<string, number[]>();
 interface EpochRow { engineThreads: number; config: Config; mode: Mode; medianMs: number; p25Ms: number; p75Ms: number; samples: number; waitFraction: number; waitMsTraced: number; tracedEpochMs: number; statsWaitFraction: number; prepareMsPerBatch: number; planMsPerBatch: number; computeMsPerBatch: number; batches: number }
 const epochRows: EpochRow[] = [];
 // The engine on 2 threads (the demo's setting: both cores compute, so a data worker takes its
@@ -103,6 +109,10 @@ for (const config of Object.keys(configs) as Config[]) {
     for (const [m, ms] of took) {
       const st = loaders[m].stats!;
       times.get(m)!.push(ms);
+      if (m === 'prefetch + 1 worker') {
+        const key = `${engineThreads}|${config}`;
+        paired.set(key, [...(paired.get(key) ?? []), took.get('neither')! / ms]);
+      }
       waits.get(m)!.push(st.waitMs / st.elapsedMs);
       prep.get(m)!.push(st.prepareMs / st.batches);
       plan.get(m)!.push(st.planMs / st.batches);
@@ -191,7 +201,10 @@ if (info.gpu) {
 }
 
 const speedup = (t: number, c: Config) => epochRows.find((r) => r.engineThreads === t && r.config === c && r.mode === 'neither')!.medianMs / epochRows.find((r) => r.engineThreads === t && r.config === c && r.mode === 'prefetch + 1 worker')!.medianMs;
-const speedups = [cores, 1].flatMap((t) => (Object.keys(configs) as Config[]).map((c) => ({ engineThreads: t, config: c, speedup: speedup(t, c) })));
+const speedups = [cores, 1].flatMap((t) => (Object.keys(configs) as Config[]).map((c) => {
+  const ps = paired.get(`${t}|${c}`)!;
+  return { engineThreads: t, config: c, speedup: speedup(t, c), pairedMedian: median(ps), pairedP25: quantile(ps, 0.25), pairedP75: quantile(ps, 0.75), pairedAbove1: ps.filter((r) => r > 1).length, rounds: ps.length };
+}));
 const result = {
   date: new Date().toISOString(),
   machine: { cores, cpuThreads: info.cpu.threads, relaxedSimd: info.cpu.relaxedSimd },
@@ -201,7 +214,7 @@ const result = {
 };
 writeFileSync(new URL('./results/data.json', import.meta.url), JSON.stringify(result, null, 2));
 console.table(epochRows.map((r) => ({ threads: r.engineThreads, config: r.config, mode: r.mode, 'epoch ms': r.medianMs.toFixed(1), 'p25-p75': `${r.p25Ms.toFixed(0)}-${r.p75Ms.toFixed(0)}`, 'wait % (trace)': (100 * r.waitFraction).toFixed(2), 'wait % (stats)': (100 * r.statsWaitFraction).toFixed(2), 'prep ms/batch': r.prepareMsPerBatch.toFixed(3), 'plan ms/batch': r.planMsPerBatch.toFixed(3), 'compute ms/batch': r.computeMsPerBatch.toFixed(3) })));
-for (const r of speedups) console.log(`engine on ${r.engineThreads} thread(s), ${r.config}: prefetch + worker vs neither ${r.speedup.toFixed(3)}x`);
+for (const r of speedups) console.log(`engine on ${r.engineThreads} thread(s), ${r.config}: prefetch + worker vs neither ${r.speedup.toFixed(3)}x (medians); per round ${r.pairedMedian.toFixed(3)}x (p25 ${r.pairedP25.toFixed(3)}, p75 ${r.pairedP75.toFixed(3)}; faster in ${r.pairedAbove1} of ${r.rounds} rounds)`);
 console.table(scaleRows.map((r) => ({ workers: r.workers, 'ms/epoch': r.medianMs.toFixed(1), 'job ms/batch': r.prepareMsPerBatch.toFixed(3), 'images/s': r.imagesPerSecond.toFixed(0), 'vs main thread': r.speedupOverMainThread.toFixed(2), 'vs 1 worker': r.speedupOverOneWorker?.toFixed(2) ?? '' })));
 cifar.dispose();
 T.shutdown();

@@ -1,5 +1,5 @@
 // `npm run demo`: Tandem's main job end to end. Generate handwriting-style digits (nothing is
-// downloaded), serve them through a DataLoader (shuffled, shifted, scaled by a data worker),
+// downloaded), serve them through a DataLoader (shuffled, shifted, scaled by the Wasm kernels),
 // train a 784-256-10 MLP on them with AdamW, report held-out accuracy, save the
 // model as safetensors, reload it into a fresh model and check the accuracy again. Exits 1 if
 // the held-out accuracy is below 97% or the reloaded model disagrees.
@@ -9,7 +9,7 @@
 //
 //   npm run demo                  (options: --epochs=N --train=N --batch=N)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../dist/tandem.js';
 
@@ -25,18 +25,21 @@ const device = hardwareGpu ? undefined : 'cpu'; // undefined: the scheduler plac
 
 // ---- data: u8 [n, 28, 28] images, served by a DataLoader ----
 // Training batches: a fresh shuffle per epoch, each digit shifted by up to 2 pixels (a random
-// 28x28 crop of the image padded by 2), scaled to [0, 1]. A data worker prepares them with the
-// Wasm kernels while the model trains on the previous batch. Held-out batches are only scaled.
+// 28x28 crop of the image padded by 2), scaled to [0, 1], by the Wasm kernels. Data workers get
+// the cores the cpu engine leaves free: where the engine's threads take every core (2 of 2 here),
+// a worker only takes time from the matmuls (measured: bench/results/data.json), so batches are
+// made on this thread. Held-out batches are only scaled.
 let t0 = performance.now();
 const train = T.datasets.digits({ n: NTRAIN, seed: 1 }), test = T.datasets.digits({ n: NTEST, seed: 2 });
 const { transforms } = T.data;
 const scale = transforms.normalize({ mean: 0, std: 1 }); // v / 255
+const workers = Math.max(0, availableParallelism() - info.cpu.threads);
 const trainLoader = new T.data.DataLoader(new T.data.TensorDataset(train.images, train.labels), {
-  batchSize: BATCH, shuffle: true, seed: 12345, dropLast: true, workers: 1, persistentWorkers: true, prefetch: 4, device: hardwareGpu ? 'gpu' : 'cpu',
+  batchSize: BATCH, shuffle: true, seed: 12345, dropLast: true, workers, persistentWorkers: true, prefetch: 4, device: hardwareGpu ? 'gpu' : 'cpu',
   transform: [transforms.randomCrop(28, { padding: 2 }), scale],
 });
 const testLoader = new T.data.DataLoader(new T.data.TensorDataset(test.images, test.labels), { batchSize: 500, transform: scale });
-console.log(`  data: ${NTRAIN} training and ${NTEST} held-out digits generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`  data: ${NTRAIN} training and ${NTEST} held-out digits generated in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${workers} data worker(s)`);
 
 // ---- model, optimizer, schedule ----
 const makeModel = () => new T.nn.Sequential(new T.nn.Linear(784, 256, { seed: 7, device }), new T.nn.ReLU(), new T.nn.Linear(256, 10, { seed: 8, device }));
