@@ -14,9 +14,13 @@
  *
  * Ownership: the loader owns the tensors it yields and frees them when the loop asks for the
  * next batch or ends. Views and op results made from them hold their own reference to the
- * storage, so `T.reshape(x, x.shape)` keeps a batch's data past that point. Breaking out of the loop waits for batches in flight, frees them and ends the
- * workers. Errors (a bad item, a transform that throws, a crashed worker) end the epoch and
- * come out of the loop as DataError naming the item's index.
+ * storage, so `T.reshape(x, x.shape)` keeps a batch's data past that point. Breaking out of
+ * the loop waits for batches in flight, frees them and ends the workers. Errors (a bad item, a
+ * transform that throws, a crashed worker) end the epoch and come out of the loop as DataError
+ * naming the item's index.
+ *
+ * Workers pay where cores are free: on a machine whose cores the cpu engine's threads already
+ * use, a data worker's time comes out of the engine's (bench/data.bench.ts measures both).
  */
 import { backends } from '../runtime.js';
 import { DataError, DeviceError, TandemError } from '../errors.js';
