@@ -31,8 +31,8 @@
  *
  * Timing is a plain performance.now() around each epoch, not tinybench: its task runner added
  * about 1 ms to every event-loop turn a task yields (measured here: an epoch of 16 batches made
- * on this thread, which yields once per batch, took 27-35 ms under tinybench and 10-12 ms in a
- * plain loop, one process, same loader), and the loader's main-thread path yields per batch.
+ * on this thread, which yields once per batch, took 27.6-35.2 ms under tinybench and 10.3-22.6
+ * ms in a plain loop, rounds 2-4, one process, same loader), and the loader's main-thread path yields per batch.
  *
  *   npm run bench:data
  */

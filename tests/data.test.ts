@@ -12,7 +12,7 @@ import { REQUIRE_GPU, RUNTIME, info } from './harness.ts';
 
 const tr = T.data.transforms;
 /** Worker counts to compare: 0 (this thread) and, where memory can be shared, 1 and 2. */
-const WORKERS = canShare() ? [0, 1, 2] : [0];
+const WORKERS = canShare() ? [0, 1, 2] : [0]; // without sharing, the tests that need workers fail
 
 /** Every batch of an epoch as host arrays (one array per column, per batch). */
 async function epoch(loader: T.data.DataLoader): Promise<{ shape: number[]; dtype: string; values: number[] }[][]> {
@@ -259,7 +259,8 @@ test(`${RUNTIME}: data: a failing custom transform names its item; a crashed wor
   for (const workers of WORKERS) outs.push((await epoch(new T.data.DataLoader(ds, { batchSize: 7, seed: 9, transform: noisy, workers }))).flatMap(([b]) => b.values));
   for (const o of outs) assert.equal(o, outs[0]);
   assert.ok(outs[0].every((v, i) => v - (i * 0.5 - 3) >= 0 && v - (i * 0.5 - 3) < 1), 'random() in [0, 1)');
-  if (WORKERS.length > 1) {
+  if (WORKERS.length === 1) assert.unreachable('no SharedArrayBuffer here, so no data workers to crash');
+  {
     // An uncaught error thrown later on the worker's own event loop kills it (Node) or is its
     // error event (web workers): the loop must throw, not wait for a batch that never comes.
     const crash = tr.custom((_x, ctx) => { if (ctx.index === 12) setTimeout(() => { throw new Error('worker down'); }, 0); });
@@ -303,7 +304,7 @@ test(`${RUNTIME}: data: prefetch N prepares N batches past the one taken; 0 prep
 });
 
 test(`${RUNTIME}: data: persistentWorkers keeps the workers between epochs, with the same batches; close() ends them`, async () => {
-  if (WORKERS.length === 1) return; // no workers where memory cannot be shared
+  if (WORKERS.length === 1) assert.unreachable('no SharedArrayBuffer here, so no data workers (every runtime the suite runs in has it)');
   const img = T.tensor(Uint8Array.from({ length: 30 * 8 * 8 }, (_, i) => (i * 13) % 256), [30, 8, 8], { dtype: 'u8' }), ds = new T.data.TensorDataset(img);
   const opts = { batchSize: 4, shuffle: true, seed: 2, workers: 2, transform: [tr.randomCrop(6, { padding: 1 }), tr.randomFlip(), tr.normalize({ mean: 0.5, std: 0.5 })] };
   const kept = new T.data.DataLoader(ds, { ...opts, persistentWorkers: true }), plain = new T.data.DataLoader(ds, opts);

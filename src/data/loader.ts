@@ -352,6 +352,8 @@ class EpochIterator implements AsyncIterator<Batch> {
     try {
       const cols = this.columns as ColumnInfo[];
       const job: BatchJob = { n: ids.length, ids: Int32Array.from(ids), cols: [] };
+      // Where each sample's item is: its dataset index (rows read in place), or its row of the staged batch.
+      const index = staged ? Int32Array.from({ length: ids.length }, (_, s) => s) : job.ids;
       const fns: ColumnPlan['customs'] = [], sources: string[] = [];
       cols.forEach((c, i) => {
         const plan = c.plan as ColumnPlan;
@@ -362,7 +364,7 @@ class EpochIterator implements AsyncIterator<Batch> {
         const src = staged ? staged[i] : this.sources[i];
         job.cols.push({
           kind: plan.kind, src: this.ptr(src), srcStride: plan.inBytes, dst: this.ptr(out), dstStride: plan.outBytes,
-          index: staged ? Int32Array.from({ length: ids.length }, (_, s) => s) : Int32Array.from(ids),
+          index,
           h: plan.h, w: plan.w, ch: plan.ch, oh: plan.oh, ow: plan.ow, window, affine: plan.affine,
           classes: plan.classes, labelDType: plan.inDType === 'u8' ? 'u8' : 'i32',
           customs, viewDType: plan.outDType as ColumnJob['viewDType'], viewShape: plan.outShape, seeds,

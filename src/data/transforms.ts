@@ -159,12 +159,11 @@ export function compileColumn(steps: readonly Transform[], shape: readonly numbe
 
 /** Mix (seed, epoch, position, column) into one u32 key for a sample's generator. */
 function key(seed: number, epoch: number, pos: number, col: number): number {
-  let h = (seed >>> 0) ^ 0x9e3779b9;
-  for (const v of [epoch, pos, col]) {
+  const step = (h: number, v: number) => {
     h = Math.imul(h ^ (v >>> 0), 0x85ebca6b) >>> 0;
-    h = (h ^ (h >>> 13)) >>> 0;
-  }
-  return h;
+    return (h ^ (h >>> 13)) >>> 0;
+  };
+  return step(step(step((seed >>> 0) ^ 0x9e3779b9, epoch), pos), col);
 }
 
 /** Number `i` of the u32 stream keyed by `k`: counter-based (splitmix32's finaliser), no state to allocate. */
