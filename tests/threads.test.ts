@@ -8,6 +8,7 @@ import * as T from '../src/index.ts';
 import type { Backend, KernelName, KernelParams } from '../src/backend/backend.ts';
 import { canShare } from '../src/backend/pool.ts';
 import { WasmBackend } from '../src/backend/wasm.ts';
+import { SplitBalancer } from '../src/backend/balance.ts';
 import { wasmModule } from '../src/runtime.ts';
 import { collapseBroadcast } from '../src/ops/broadcast.ts';
 import { RUNTIME, randomData, threadedCpu } from './harness.ts';
@@ -89,6 +90,50 @@ test(`${RUNTIME}: threads: init({ threads }) grants them, and info says so`, asy
   } catch (e) {
     assert.match((e as Error).message, /threads must be a positive integer or 'auto'/);
   }
+});
+
+test(`${RUNTIME}: threads: the GEMM split follows the threads' measured speeds`, () => {
+  const b = new SplitBalancer(2);
+  assert.equal(b.starts(10, 2), [0, 5], 'equal parts before any measurement');
+  assert.equal(b.starts(1, 2), [0, 1], 'fewer units than parts: one part is empty');
+  assert.equal(b.starts(2, 2), [0, 1]);
+  // The worker takes twice as long per unit: within a few calls the caller gets ~2/3.
+  for (let i = 0; i < 12; i++) {
+    const [, s] = b.starts(300, 2);
+    b.observe([s, 300 - s], [s / 100, (300 - s) / 50]);
+  }
+  const [, cut] = b.starts(300, 2);
+  assert.ok(cut >= 195 && cut <= 205, `caller's share ${cut} of 300, want ~200`);
+  assert.equal(b.starts(3, 2), [0, 2]);
+  // Parts too short to time say nothing; a thread that stalled once keeps a measurable share.
+  b.observe([150, 150], [0.05, 5]);
+  assert.is(b.starts(300, 2)[1], cut, 'a part under the timing floor is ignored');
+  for (let i = 0; i < 20; i++) b.observe([150, 150], [1, 1000]);
+  const [, most] = b.starts(300, 2);
+  assert.ok(most <= 240 && most >= 230, `a stalled thread keeps 1/5 of the units, got ${300 - most}`);
+  assert.equal(b.starts(5, 2), [0, 4], 'every part keeps a unit');
+  // Three threads: starts ascend and each part has a unit.
+  const c = new SplitBalancer(3);
+  c.observe([10, 10, 10], [1, 2, 4]);
+  const st = c.starts(7, 3);
+  assert.is(st[0], 0);
+  assert.ok(st[1] > 0 && st[2] > st[1] && st[2] < 7, JSON.stringify(st));
+});
+
+test(`${RUNTIME}: threads: uneven GEMM parts give the same bits as one thread`, async () => {
+  assert.ok(two, 'a 2-thread pool');
+  const be = await threadedCpu();
+  const balancer = (be as unknown as { balancer: SplitBalancer }).balancer;
+  const k = 37;
+  for (const speed of [[4, 1], [1, 4], [1.3, 1]]) {
+    balancer.speed.splice(0, 2, ...speed);
+    for (const [m, n] of [[67, 53], [9, 30], [5, 203], [2, 19]]) {
+      const p = { m, k, n, bias: true, activation: 'relu' as const };
+      const inputs = [randomData(m * k, m), randomData(k * n, n), randomData(n, 3)];
+      assert.equal(await bits(be!, 'matmul', inputs, 4 * m * n, p), await bits(one, 'matmul', inputs, 4 * m * n, p), `${m}x${k}x${n} speeds ${speed}`);
+    }
+  }
+  be!.destroy();
 });
 
 test.run();

@@ -14,7 +14,7 @@
  */
 import { TandemError } from '../errors.js';
 
-const SLOT = 8; // i32 per worker: seq, done, fn, argc, result, failed, -, -
+const SLOT = 8; // i32 per worker: seq, done, fn, argc, result, failed, busy microseconds, -
 const MAX_ARGS = 16;
 const START_TIMEOUT_MS = 10_000;
 /** How long an idle worker spins for the next task before it parks in Atomics.wait. */
@@ -49,12 +49,14 @@ function serve(ctrl, args, fns, base, abase) {
     if (fi < 0) return; // shutdown
     const a = [];
     for (let i = 0; i < ctrl[base + 3]; i++) a.push(args[abase + i]);
+    const t0 = performance.now();
     try {
       ctrl[base + 4] = fns[fi](...a) | 0;
       ctrl[base + 5] = 0;
     } catch (e) {
       ctrl[base + 5] = 1;
     }
+    ctrl[base + 6] = Math.min(2e9, (performance.now() - t0) * 1000) | 0;
     Atomics.store(ctrl, base + 1, seq);
     Atomics.notify(ctrl, base + 1);
   }
@@ -89,6 +91,11 @@ export class WorkerPool {
   private readonly args: Float64Array;
   private readonly seq: number[];
   private readonly index: Map<string, number>;
+  /**
+   * Milliseconds each part of the last `run` spent computing: [0] the calling thread's, then
+   * each worker's as it measured it (from picking the task up, so without its wake-up).
+   */
+  readonly lastMs: number[] = [];
 
   private constructor(private readonly workers: AnyWorker[], ctrl: SharedArrayBuffer, args: SharedArrayBuffer, names: string[]) {
     this.ctrl = new Int32Array(ctrl);
@@ -167,12 +174,16 @@ export class WorkerPool {
       Atomics.notify(this.ctrl, base);
       posted.push(w);
     }
+    const t0 = performance.now();
     const results = [Number(local(...parts[0]) ?? 0) | 0];
+    this.lastMs.length = 0;
+    this.lastMs.push(performance.now() - t0);
     let failed = false;
     for (const w of posted) {
       const base = w * SLOT;
       while (Atomics.load(this.ctrl, base + 1) !== this.seq[w]) { /* spin: the parts are short */ }
       results.push(this.ctrl[base + 4]);
+      this.lastMs.push(this.ctrl[base + 6] / 1000);
       failed ||= this.ctrl[base + 5] !== 0;
     }
     if (failed) throw new TandemError(`threads: ${name} trapped in a worker`);

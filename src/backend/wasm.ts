@@ -15,6 +15,7 @@ import { ITEM_BYTES } from '../dtype.js';
 import { DTypeError, IndexError, OutOfMemoryError } from '../errors.js';
 import type { AdamParams, Backend, ConvGeom, KernelName, KernelParams, PoolGeom } from './backend.js';
 import type { WorkerPool } from './pool.js';
+import { SplitBalancer } from './balance.js';
 import { setGemmRange, writeGemmDesc } from './wasm-gemm.js';
 import { type InPlace, conv2dForward, conv2dInputGrad, conv2dWeightGrad } from './conv-driver.js';
 
@@ -64,6 +65,8 @@ export class WasmBackend implements Backend<WasmBuf> {
   private i32View = new Int32Array(0);
   /** GEMM packing workspace, allocated once and reused by every matmul (kernels allocate nothing). */
   private readonly gemmWs: { ptr: number; bytes: number };
+  /** Learned per-thread speeds that size the GEMM's parts (see balance.ts). */
+  private readonly balancer: SplitBalancer;
 
   constructor(readonly module: WebAssembly.Module, opts: WasmOptions = {}) {
     this.simd = opts.simd ?? true;
@@ -93,6 +96,7 @@ export class WasmBackend implements Backend<WasmBuf> {
     const wsBytes = Math.ceil((this.x.f32_gemm_workspace_bytes() as number) / 64) * 64;
     this.gemmWs = { ptr: (this.heap.alloc(wsBytes * this.threads + 64) + 63) & ~63, bytes: wsBytes };
     this.relaxedSimd = this.x.relaxedSimd?.() === 1;
+    this.balancer = new SplitBalancer(this.threads);
   }
 
   /**
@@ -149,16 +153,19 @@ export class WasmBackend implements Backend<WasmBuf> {
   /**
    * Run export `name` over `count` rows, split into one contiguous range per thread when the
    * work is large enough; `args(start, length, part)` gives each part's arguments. Returns
-   * each part's i32 result with its start row.
+   * each part's i32 result with its start row. Parts are equal, or with `balance` sized by the
+   * threads' learned speeds (for long kernels, where a slow core would hold the others up).
    */
-  private split(name: string, count: number, work: number, args: (start: number, len: number, part: number) => number[]): [number, number][] {
+  private split(name: string, count: number, work: number, args: (start: number, len: number, part: number) => number[], balance = false): [number, number][] {
     const fn = this.x[name];
     // A pool stopped by shutdown() or a re-init leaves its tensors' backend on one thread.
     const parts = this.pool?.alive && work >= this.parallelMin ? Math.min(this.pool.threads, count) : 1;
     if (parts <= 1) return [[0, Number(fn(...args(0, count, 0)) ?? 0) | 0]];
-    const starts = Array.from({ length: parts }, (_, p) => Math.floor((count * p) / parts));
-    const lists = starts.map((s, p) => args(s, (p + 1 < parts ? starts[p + 1] : count) - s, p));
-    return this.pool!.run(name, lists, fn).map((r, p) => [starts[p], r]);
+    const starts = balance ? this.balancer.starts(count, parts) : Array.from({ length: parts }, (_, p) => Math.floor((count * p) / parts));
+    const lens = starts.map((s, p) => (p + 1 < parts ? starts[p + 1] : count) - s);
+    const results = this.pool!.run(name, starts.map((s, p) => args(s, lens[p], p)), fn);
+    if (balance) this.balancer.observe(lens, this.pool!.lastMs);
+    return results.map((r, p) => [starts[p], r]);
   }
 
   /** Name of a kernel: the f32x4 one, or its scalar twin. */
@@ -230,7 +237,7 @@ export class WasmBackend implements Backend<WasmBuf> {
         writeGemmDesc(this.i32(), at, p, { ...ptrs, ws: this.gemmWs.ptr + part * this.gemmWs.bytes });
         if (len !== units) setGemmRange(this.i32(), at, axis, s * unit, Math.min(count, (s + len) * unit));
         return [at];
-      });
+      }, true);
     },
     softmax: ([x], o, { rows, n, log }) => {
       this.split(this.pick('f32_softmax_rows'), rows, rows * n, (s, len) => [x.ptr + 4 * s * n, o.ptr + 4 * s * n, len, n, log ? 1 : 0]);
