@@ -28,7 +28,7 @@ const only = process.env.GEMM_CASES;
 
 const CASES: GemmCase[] = [];
 if (only !== 'mlp') {
-  for (const [n, iterations] of [[64, 300], [128, 100], [256, 30], [512, 10], [1024, 5], [2048, 3]]) {
+  for (const [n, iterations] of [[64, 300], [128, 100], [256, 40], [512, 30], [1024, 10], [2048, 5]]) {
     CASES.push({ name: `square ${n}`, m: n, k: n, n, tA: false, tB: false, iterations });
   }
 }
