@@ -21,7 +21,7 @@ const MIN_MS = 0.2;
 const MAX_RATIO = 4;
 
 export class SplitBalancer {
-  /** Relative speed of each thread, [0] the calling one; mean 1. */
+  /** Relative speed of each thread, [0] the calling one (only the ratios matter; they start at 1). */
   readonly speed: number[];
 
   constructor(threads: number) {
