@@ -61,15 +61,24 @@ function serve(ctrl, args, fns, base, abase) {
     Atomics.notify(ctrl, base + 1);
   }
 }
-if (typeof require === 'function') {
+${workerPort('start')}
+`;
+
+/**
+ * The worker side of a worker program given as source text: assigns `post(m)` (the program
+ * declares `let post`) and hands each message's data to the function named `handler`, through
+ * Node's parentPort or a Web Worker's `self`.
+ */
+export function workerPort(handler: string): string {
+  return `if (typeof require === 'function') {
   const { parentPort } = require('node:worker_threads');
   post = (m) => parentPort.postMessage(m);
-  parentPort.once('message', start);
+  parentPort.on('message', ${handler});
 } else {
   post = (m) => self.postMessage(m);
-  self.onmessage = (e) => start(e.data);
+  self.onmessage = (e) => ${handler}(e.data);
+}`;
 }
-`;
 
 export interface AnyWorker {
   postMessage(m: unknown): void;

@@ -15,7 +15,7 @@
  * process alive. `shutdown()` ends every data worker (Deno waits for live workers).
  */
 import { DataError } from '../errors.js';
-import { type AnyWorker, spawnWorker } from '../backend/pool.js';
+import { type AnyWorker, spawnWorker, workerPort } from '../backend/pool.js';
 import { type BatchJob, runJob } from './executor.js';
 
 const START_TIMEOUT_MS = 10_000;
@@ -55,14 +55,7 @@ function onMessage(m) {
     post({ type: 'error', id: m.id, message: String((e && e.message) || e), sample: e && e.sample });
   }
 }
-if (typeof require === 'function') {
-  const { parentPort } = require('node:worker_threads');
-  post = (m) => parentPort.postMessage(m);
-  parentPort.on('message', onMessage);
-} else {
-  post = (m) => self.postMessage(m);
-  self.onmessage = (e) => onMessage(e.data);
-}
+${workerPort('onMessage')}
 `;
 
 /** What a finished job reports: its run time on the worker, on this thread's clock (ms). */
